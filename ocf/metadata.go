@@ -89,9 +89,13 @@ func (a *Agent) WriteMetadata(w io.Writer) error {
 
 func (p *Param) longText() string {
 	var b strings.Builder
-	b.WriteString(p.Long)
-	if p.Long == "" {
-		b.WriteString(p.Short)
+	text := p.Long
+	if text == "" {
+		text = p.Short
+	}
+	b.WriteString(text)
+	if text != "" && !strings.HasSuffix(text, ".") {
+		b.WriteString(".")
 	}
 	if p.Type == Enum {
 		fmt.Fprintf(&b, " Allowed values: %s.", strings.Join(p.Values, ", "))

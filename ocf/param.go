@@ -39,7 +39,7 @@ type Param struct {
 	Required   bool     // start and validate-all fail without it
 	Unique     bool     // no two resources may share the value
 	Reloadable bool     // a change is applied by the reload action, without restart
-	Secret     bool     // never logged; shown as *** in meta-data defaults
+	Secret     bool     // its value is never logged (the logger redacts it)
 	Values     []string // allowed values of an Enum
 	Min, Max   *int64   // bounds of an Integer
 	Short      string   // one line
