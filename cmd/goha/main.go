@@ -42,6 +42,7 @@ func app() *cli.App {
 			labCommand(),
 			manCommand(),
 			cibCommand(),
+			demoCommand(),
 		},
 	}
 }
