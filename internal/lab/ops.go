@@ -27,14 +27,23 @@ func (l *Lab) Crash(ctx context.Context, node string) error {
 	})
 }
 
+// stateOf loads the lab's state and finds node in it.
+func (l *Lab) stateOf(node string) (*State, *NodeState, error) {
+	s, err := l.State()
+	if err != nil {
+		return nil, nil, err
+	}
+	n, err := s.node(node)
+	if err != nil {
+		return nil, nil, err
+	}
+	return s, n, nil
+}
+
 // Start boots a node that is off, or starts the cluster stack of a node
 // whose stack was stopped. It does not wait for the node to join.
 func (l *Lab) Start(ctx context.Context, node string) error {
-	s, err := l.State()
-	if err != nil {
-		return err
-	}
-	n, err := s.node(node)
+	s, n, err := l.stateOf(node)
 	if err != nil {
 		return err
 	}
@@ -50,11 +59,7 @@ func (l *Lab) Start(ctx context.Context, node string) error {
 // Stop stops the cluster stack of a node cleanly (pacemakerd, then
 // corosync); the node itself stays up, so Exec still works on it.
 func (l *Lab) Stop(ctx context.Context, node string) error {
-	s, err := l.State()
-	if err != nil {
-		return err
-	}
-	n, err := s.node(node)
+	s, n, err := l.stateOf(node)
 	if err != nil {
 		return err
 	}
@@ -100,11 +105,7 @@ func (l *Lab) Freeze(ctx context.Context, node string) error { return l.freeze(c
 func (l *Lab) Thaw(ctx context.Context, node string) error { return l.freeze(ctx, node, false) }
 
 func (l *Lab) freeze(ctx context.Context, node string, on bool) error {
-	s, err := l.State()
-	if err != nil {
-		return err
-	}
-	n, err := s.node(node)
+	s, n, err := l.stateOf(node)
 	if err != nil {
 		return err
 	}
@@ -138,11 +139,7 @@ func (l *Lab) freeze(ctx context.Context, node string, on bool) error {
 // argv[0] base name) and returns how many it hit. Only the node's PID
 // namespace is searched.
 func (l *Lab) Kill(ctx context.Context, node, process string) (int, error) {
-	s, err := l.State()
-	if err != nil {
-		return 0, err
-	}
-	n, err := s.node(node)
+	_, n, err := l.stateOf(node)
 	if err != nil {
 		return 0, err
 	}
