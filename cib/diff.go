@@ -120,17 +120,7 @@ func diffElement(old, new *etree.Element, path string, out *[]Change) {
 	for _, a := range new.Attr {
 		na[a.Key] = a.Value
 	}
-	var names []string
-	for k := range oa {
-		names = append(names, k)
-	}
-	for k := range na {
-		if _, ok := oa[k]; !ok {
-			names = append(names, k)
-		}
-	}
-	sort.Strings(names)
-	for _, k := range names {
+	for _, k := range keysOfBoth(oa, na) {
 		ov, inOld := oa[k]
 		nv, inNew := na[k]
 		switch {
@@ -158,4 +148,19 @@ func describeElement(e *etree.Element) string {
 		}
 	}
 	return strings.Join(parts, " ")
+}
+
+// keysOfBoth returns the keys found in either map, sorted.
+func keysOfBoth[V any](a, b map[string]V) []string {
+	var keys []string
+	for k := range a {
+		keys = append(keys, k)
+	}
+	for k := range b {
+		if _, ok := a[k]; !ok {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	return keys
 }

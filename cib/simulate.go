@@ -225,18 +225,8 @@ func moves(before, after Placement) []string {
 		return m
 	}
 	b, a := group(before), group(after)
-	var names []string
-	for k := range b {
-		names = append(names, k)
-	}
-	for k := range a {
-		if _, ok := b[k]; !ok {
-			names = append(names, k)
-		}
-	}
-	sort.Strings(names)
 	var out []string
-	for _, n := range names {
+	for _, n := range keysOfBoth(b, a) {
 		x, y := strings.Join(b[n], " "), strings.Join(a[n], " ")
 		if x != y {
 			out = append(out, fmt.Sprintf("%s: %s -> %s", n, orNone(x), orNone(y)))
