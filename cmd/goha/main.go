@@ -17,11 +17,12 @@ import (
 )
 
 func main() {
-	switch name := filepath.Base(os.Args[0]); {
-	case name == "fence_goha_lab":
+	name := filepath.Base(os.Args[0])
+	if name == "fence_goha_lab" {
 		os.Exit(labfence.Main(os.Args, os.Stdin, os.Stdout, os.Stderr))
-	case agents.Lookup(name) != nil:
-		agents.Lookup(name).Main(os.Args[1:])
+	}
+	if a := agents.Lookup(name); a != nil {
+		a.Main(os.Args[1:])
 	}
 	if err := app().Run(os.Args); err != nil {
 		fmt.Fprintln(os.Stderr, "goha:", err)
