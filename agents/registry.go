@@ -5,6 +5,7 @@ package agents
 import (
 	"sort"
 
+	"github.com/goha-ha/goha/agents/galera"
 	"github.com/goha-ha/goha/agents/vip"
 	"github.com/goha-ha/goha/ocf"
 )
@@ -12,6 +13,7 @@ import (
 // All returns every agent, sorted by name.
 func All() []*ocf.Agent {
 	list := []*ocf.Agent{
+		galera.Agent(),
 		vip.Agent(),
 	}
 	sort.Slice(list, func(i, j int) bool { return list[i].Name < list[j].Name })
