@@ -80,23 +80,14 @@ func (a *actions) instance(r *ocf.Request) (*instance, error) {
 // credentials reads check_defaults_file, then lets check_user and
 // check_passwd override it.
 func credentials(r *ocf.Request) (Credentials, error) {
-	var c Credentials
-	if path := r.Params.String(pCheckDefaults); path != "" {
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return c, ocf.Wrap(ocf.ErrConfigured, err, "read %s", pCheckDefaults)
-		}
-		c = ParseClientSection(b)
-		if c.Password != "" {
-			r.Log.Redact(c.Password)
-		}
-	}
-	if r.Params.IsSet(pCheckUser) || c.User == "" {
-		c.User = r.Params.String(pCheckUser)
+	c, err := LoadCredentials(r.Params.String(pCheckDefaults), r.Params.String(pCheckUser), r.Params.IsSet(pCheckUser))
+	if err != nil {
+		return c, ocf.Wrap(ocf.ErrConfigured, err, "%s", pCheckDefaults)
 	}
 	if r.Params.IsSet(pCheckPasswd) {
 		c.Password = r.Params.String(pCheckPasswd)
 	}
+	r.Log.Redact(c.Password)
 	return c, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -144,6 +145,23 @@ func ParseHostMap(s string) (HostMap, error) {
 type Credentials struct {
 	User     string
 	Password string
+}
+
+// LoadCredentials reads the client sections of defaultsFile (when given),
+// then applies user when explicit or when the file names none.
+func LoadCredentials(defaultsFile, user string, explicit bool) (Credentials, error) {
+	var c Credentials
+	if defaultsFile != "" {
+		b, err := os.ReadFile(defaultsFile)
+		if err != nil {
+			return c, fmt.Errorf("read credentials: %w", err)
+		}
+		c = ParseClientSection(b)
+	}
+	if explicit || c.User == "" {
+		c.User = user
+	}
+	return c, nil
 }
 
 // ParseClientSection reads user and password from the [client] section (and

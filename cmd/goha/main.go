@@ -44,6 +44,7 @@ func app() *cli.App {
 			manCommand(),
 			cibCommand(),
 			demoCommand(),
+			galeraHealthCommand(),
 		},
 	}
 }
