@@ -315,16 +315,18 @@ func (a *actions) refreshScores(ctx context.Context, in *instance, self *Positio
 		in.r.Log.Warnf("read cluster state: %v", err)
 		return
 	}
-	a.applyScores(ctx, in, peers, view)
+	a.applyScores(ctx, in, peers, view, false)
 }
 
-// applyScores sets the scores that differ from what view shows.
-func (a *actions) applyScores(ctx context.Context, in *instance, peers []Peer, view ClusterView) {
+// applyScores sets the scores that differ from what view shows. keepOwn
+// leaves this node's own score alone (a promote in progress must not
+// withdraw it).
+func (a *actions) applyScores(ctx context.Context, in *instance, peers []Peer, view ClusterView, keepOwn bool) {
 	scores := Scores(peers)
 	name := ocf.PromotionScoreName(in.r.ResourceName())
 	for _, p := range peers {
 		want, ok := scores[p.Node]
-		if !ok && p.Node != in.self {
+		if !ok && (p.Node != in.self || keepOwn) {
 			continue
 		}
 		if !ok {
@@ -477,7 +479,7 @@ func (a *actions) promote(ctx context.Context, r *ocf.Request) error {
 	}
 	last := ""
 	for {
-		peers, _, err := a.peers(ctx, in, &pos)
+		peers, view, err := a.peers(ctx, in, &pos)
 		if err != nil {
 			r.Log.Warnf("read cluster state: %v", err)
 		} else {
@@ -497,6 +499,9 @@ func (a *actions) promote(ctx context.Context, r *ocf.Request) error {
 				r.Log.Infof("promote waits: %s", plan.Reason)
 				last = plan.Reason
 			}
+			// The candidate may not have its score yet: whoever sees the
+			// election first publishes it.
+			a.applyScores(ctx, in, peers, view, true)
 		}
 		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < 3*time.Second {
 			return ocf.Fail(ocf.ErrGeneric, "not promoted before the timeout: %s", last)
@@ -586,7 +591,7 @@ func (a *actions) promoted(ctx context.Context, in *instance) error {
 			peers[i].State = Joined
 		}
 	}
-	a.applyScores(ctx, in, peers, view)
+	a.applyScores(ctx, in, peers, view, false)
 	return nil
 }
 

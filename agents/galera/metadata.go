@@ -50,7 +50,11 @@ const (
 
 // Agent returns the ocf:goha:galera declaration and its actions.
 func Agent() *ocf.Agent {
-	a := &actions{view: crmMonView, reachable: tcpReachable}
+	return newAgent(&actions{view: crmMonView, reachable: tcpReachable})
+}
+
+// newAgent declares the agent over a, which tests build with fakes.
+func newAgent(a *actions) *ocf.Agent {
 	return &ocf.Agent{
 		Name:    "galera",
 		Version: version.Version,
