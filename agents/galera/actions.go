@@ -29,6 +29,7 @@ type instance struct {
 	members []Member
 	server  *Server
 	client  Client
+	credErr error // unreadable credentials: fails only the actions that query the server
 	posAttr string // node attribute holding the published position
 	marker  string // file recording the role this instance was given
 }
@@ -49,10 +50,7 @@ func (a *actions) instance(r *ocf.Request) (*instance, error) {
 			port = m.Port
 		}
 	}
-	creds, err := credentials(r)
-	if err != nil {
-		return nil, err
-	}
+	creds, credErr := credentials(r)
 	rsc := r.ResourceName()
 	return &instance{
 		r:       r,
@@ -72,6 +70,7 @@ func (a *actions) instance(r *ocf.Request) (*instance, error) {
 			GaleraPort: port,
 		},
 		client:  Client{Socket: r.Params.String(pSocket), Creds: creds},
+		credErr: credErr,
 		posAttr: rsc + "-position",
 		marker:  filepath.Join(ocf.LockDir(os.Getenv), "goha-galera-"+strings.ReplaceAll(r.Resource, "/", "_")+".role"),
 	}, nil
@@ -95,6 +94,9 @@ func (a *actions) validate(ctx context.Context, r *ocf.Request) error {
 	in, err := a.instance(r)
 	if err != nil {
 		return err
+	}
+	if in.credErr != nil {
+		return in.credErr
 	}
 	if fi, err := os.Stat(in.server.Binary); err != nil || fi.Mode()&0o111 == 0 {
 		return ocf.Fail(ocf.ErrInstalled, "%s %s is not an executable file", pBinary, in.server.Binary)
@@ -437,6 +439,9 @@ func (a *actions) monitor(ctx context.Context, r *ocf.Request) error {
 		}
 		return nil
 	}
+	if in.credErr != nil {
+		return in.credErr
+	}
 	w, err := in.client.Wsrep(ctx)
 	if err != nil {
 		return ocf.Wrap(ocf.ErrGeneric, err, "server pid %v does not answer", pids)
@@ -461,6 +466,9 @@ func (a *actions) promote(ctx context.Context, r *ocf.Request) error {
 	in, err := a.instance(r)
 	if err != nil {
 		return err
+	}
+	if in.credErr != nil {
+		return in.credErr
 	}
 	if len(in.server.Find()) > 0 {
 		if w, err := in.client.Wsrep(ctx); err == nil && Synced(w) {

@@ -179,18 +179,20 @@ func (s *Server) recoverOnce(ctx context.Context, extra ...string) (RecoverOutco
 // start or promote is found by one of these even when its pid file is gone.
 func (s *Server) Find() []int {
 	found := map[int]bool{}
-	if pid, ok := readPid(s.PidFile); ok && s.isServer(pid) {
+	if pid, ok := readPid(s.PidFile); ok && s.isServer(pid) && sameMountNS(pid) {
 		found[pid] = true
 	}
-	datadir := cleanDir(s.Datadir)
+	datadir, _ := os.Stat(s.Datadir)
 	inodes := listeningInodes(s.Socket, s.GaleraPort)
 	procs, _ := os.ReadDir("/proc")
 	for _, e := range procs {
 		pid, err := strconv.Atoi(e.Name())
-		if err != nil || found[pid] || !s.isServer(pid) {
+		// A server in another mount namespace (a container) may use the
+		// same paths for other files: it is never this resource's.
+		if err != nil || found[pid] || !s.isServer(pid) || !sameMountNS(pid) {
 			continue
 		}
-		if cwd, err := os.Readlink(fmt.Sprintf("/proc/%d/cwd", pid)); err == nil && cleanDir(cwd) == datadir {
+		if cwd, err := os.Stat(fmt.Sprintf("/proc/%d/cwd", pid)); err == nil && datadir != nil && os.SameFile(cwd, datadir) {
 			found[pid] = true
 			continue
 		}
@@ -274,11 +276,11 @@ func readPid(path string) (int, bool) {
 	return pid, err == nil && pid > 0
 }
 
-func cleanDir(p string) string {
-	if r, err := filepath.EvalSymlinks(p); err == nil {
-		p = r
-	}
-	return filepath.Clean(p)
+// sameMountNS reports whether pid sees the same mounts as this process.
+func sameMountNS(pid int) bool {
+	mine, err1 := os.Readlink("/proc/self/ns/mnt")
+	theirs, err2 := os.Readlink(fmt.Sprintf("/proc/%d/ns/mnt", pid))
+	return err1 == nil && err2 == nil && mine == theirs
 }
 
 // listeningInodes returns the socket inodes of the unix socket at path and

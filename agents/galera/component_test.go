@@ -1,0 +1,1042 @@
+package galera
+
+// Component tests: the agent binary against a real single-node MariaDB
+// Galera server on loopback, with a fake crm_attribute that records what
+// the agent publishes. They need root, mariadbd, the Galera provider and
+// mariadb-install-db (ocf-tester for its own test); without them they skip
+// and say why. Every server a test starts, directly or through the agent,
+// is ended by PID when the test ends.
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+	"golang.org/x/sys/unix"
+)
+
+const (
+	mariadbdPath   = "/usr/sbin/mariadbd"
+	providerPath   = "/usr/lib/galera/libgalera_smm.so"
+	componentUser  = "mysql"
+	agentRunLimit  = 90 * time.Second
+	serverUpLimit  = 60 * time.Second
+	serverEndLimit = 30 * time.Second
+)
+
+// bench is what every component test shares: the agent binary and a data
+// directory initialised once, which each test copies.
+var bench struct {
+	once     sync.Once
+	dir      string
+	agent    string
+	template string
+	err      error
+}
+
+func TestMain(m *testing.M) {
+	// The agent starts mariadbd detached and exits; as a subreaper this
+	// process inherits those servers and can reap them once they are ended.
+	_ = unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+	code := m.Run()
+	if bench.dir != "" {
+		os.RemoveAll(bench.dir)
+	}
+	os.Exit(code)
+}
+
+// requireGalera skips unless the machine can run a Galera server as root.
+func requireGalera(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("component test: skipped in -short mode")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("component test: needs root to run mariadbd as user mysql")
+	}
+	for _, p := range []string{mariadbdPath, providerPath} {
+		if _, err := os.Stat(p); err != nil {
+			t.Skipf("component test: needs %s (apt-get install mariadb-server galera-4)", p)
+		}
+	}
+	if _, err := exec.LookPath("mariadb-install-db"); err != nil {
+		t.Skip("component test: needs mariadb-install-db (apt-get install mariadb-server)")
+	}
+	if _, err := user.Lookup(componentUser); err != nil {
+		t.Skipf("component test: needs the %s user", componentUser)
+	}
+	bench.once.Do(func() { bench.err = prepareBench() })
+	if bench.err != nil {
+		t.Fatal(bench.err)
+	}
+}
+
+func prepareBench() error {
+	dir, err := os.MkdirTemp("", "goha-galera-")
+	if err != nil {
+		return err
+	}
+	bench.dir = dir
+	// mariadbd runs as mysql and ocf-tester runs meta-data as nobody.
+	if err := os.Chmod(dir, 0o755); err != nil {
+		return err
+	}
+	gobin := filepath.Join(runtime.GOROOT(), "bin", "go")
+	mod, err := exec.Command(gobin, "env", "GOMOD").Output()
+	if err != nil {
+		return fmt.Errorf("go env GOMOD: %w", err)
+	}
+	bench.agent = filepath.Join(dir, "galera")
+	build := exec.Command(gobin, "build", "-o", bench.agent, "./agents/galera/internal/galeracmd")
+	build.Dir = filepath.Dir(strings.TrimSpace(string(mod)))
+	if out, err := build.CombinedOutput(); err != nil {
+		return fmt.Errorf("build agent: %w\n%s", err, out)
+	}
+	return seedTemplate(dir)
+}
+
+// seedTemplate initialises a data directory and runs it once as a new
+// cluster, so that its grastate.dat holds a real, cleanly saved position.
+func seedTemplate(dir string) error {
+	gport, iport, err := freePorts()
+	if err != nil {
+		return err
+	}
+	cnf := filepath.Join(dir, "seed.cnf")
+	if err := writeConfig(cnf, gport, iport); err != nil {
+		return err
+	}
+	bench.template = filepath.Join(dir, "template")
+	if err := os.Mkdir(bench.template, 0o750); err != nil {
+		return err
+	}
+	if err := chownToServer(bench.template); err != nil {
+		return err
+	}
+	install := exec.Command("mariadb-install-db", "--defaults-file="+cnf, "--datadir="+bench.template,
+		"--user="+componentUser, "--auth-root-authentication-method=socket")
+	if out, err := install.CombinedOutput(); err != nil {
+		return fmt.Errorf("mariadb-install-db: %w\n%s", err, out)
+	}
+	run := filepath.Join(dir, "seed")
+	if err := os.Mkdir(run, 0o755); err != nil {
+		return err
+	}
+	if err := chownToServer(run); err != nil {
+		return err
+	}
+	socket, log := filepath.Join(run, "s.sock"), filepath.Join(run, "err.log")
+	cmd := exec.Command(mariadbdPath, "--defaults-file="+cnf, "--datadir="+bench.template,
+		"--socket="+socket, "--pid-file="+filepath.Join(run, "p.pid"), "--user="+componentUser,
+		"--log-error="+log, "--wsrep-new-cluster")
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start seed server: %w", err)
+	}
+	exited := make(chan struct{})
+	var waitErr error
+	go func() { waitErr = cmd.Wait(); close(exited) }()
+	ctx, cancel := context.WithTimeout(context.Background(), serverUpLimit)
+	defer cancel()
+	go func() {
+		select {
+		case <-exited:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	if _, err := waitSynced(ctx, socket); err != nil {
+		_ = cmd.Process.Kill()
+		b, _ := os.ReadFile(log)
+		return fmt.Errorf("seed server: %w\n%s", err, lastBytes(b, 2000))
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		return err
+	}
+	select {
+	case <-exited:
+		if waitErr != nil {
+			return fmt.Errorf("seed server shutdown: %w", waitErr)
+		}
+	case <-time.After(serverEndLimit):
+		_ = cmd.Process.Kill()
+		return fmt.Errorf("seed server did not shut down in %s", serverEndLimit)
+	}
+	g, err := readGrastate(bench.template)
+	if err != nil || g.seqno < 0 {
+		return fmt.Errorf("seed left no clean grastate.dat: %+v %v", g, err)
+	}
+	return nil
+}
+
+// writeConfig writes the my.cnf of a single-node cluster on loopback.
+func writeConfig(path string, galeraPort, istPort int) error {
+	host, err := os.Hostname()
+	if err != nil {
+		return err
+	}
+	cnf := fmt.Sprintf(`[mysqld]
+wsrep_on=ON
+wsrep_provider=%s
+wsrep_cluster_address=gcomm://
+wsrep_cluster_name=goha_component
+wsrep_node_name=%s
+wsrep_provider_options=gmcast.listen_addr=tcp://127.0.0.1:%d;ist.recv_addr=127.0.0.1:%d
+wsrep_sst_method=rsync
+binlog_format=ROW
+innodb_autoinc_lock_mode=2
+skip-networking
+innodb_buffer_pool_size=32M
+innodb_log_file_size=16M
+performance_schema=OFF
+`, providerPath, host, galeraPort, istPort)
+	return os.WriteFile(path, []byte(cnf), 0o644)
+}
+
+// freePorts picks two TCP ports free on loopback.
+func freePorts() (int, int, error) {
+	var ports []int
+	for range 2 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return 0, 0, fmt.Errorf("pick a free port: %w", err)
+		}
+		defer l.Close()
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	}
+	return ports[0], ports[1], nil
+}
+
+func chownToServer(path string) error {
+	u, err := user.Lookup(componentUser)
+	if err != nil {
+		return err
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	return os.Chown(path, uid, gid)
+}
+
+// benchNode is one Galera node under test: its own copy of the data directory,
+// config, ports, fake crm_attribute and HA_RSCTMP.
+type benchNode struct {
+	host       string
+	dir        string
+	cnf        string
+	datadir    string
+	socket     string
+	pidFile    string
+	errLog     string
+	galeraPort int
+	attrDir    string // the fake crm_attribute's store: <node>.<name> files
+	binDir     string
+	rsctmp     string
+}
+
+func newNode(t *testing.T) *benchNode {
+	t.Helper()
+	requireGalera(t)
+	dir := t.TempDir()
+	for _, d := range []string{dir, filepath.Dir(dir)} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	host, err := os.Hostname()
+	if err != nil {
+		t.Fatal(err)
+	}
+	gport, iport, err := freePorts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := &benchNode{
+		host: host, dir: dir, cnf: filepath.Join(dir, "my.cnf"), datadir: filepath.Join(dir, "d"),
+		galeraPort: gport, attrDir: filepath.Join(dir, "attrs"), binDir: filepath.Join(dir, "bin"),
+		rsctmp: filepath.Join(dir, "rsctmp"),
+	}
+	n.socket = filepath.Join(n.datadir, "s.sock")
+	n.pidFile = filepath.Join(n.datadir, "p.pid")
+	n.errLog = filepath.Join(n.datadir, "err.log")
+	if err := writeConfig(n.cnf, gport, iport); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("cp", "-a", bench.template, n.datadir).CombinedOutput(); err != nil {
+		t.Fatalf("copy data directory: %v\n%s", err, out)
+	}
+	for _, d := range []string{n.attrDir, n.binDir, n.rsctmp} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(n.binDir, "crm_attribute"), []byte(fakeCrmAttribute(n.attrDir)), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { n.killServers(t) })
+	return n
+}
+
+// fakeCrmAttribute is a crm_attribute that keeps node attributes as files
+// in dir and logs each call, answering a query for a missing attribute
+// with exit 105 as the real one does.
+func fakeCrmAttribute(dir string) string {
+	return `#!/bin/sh
+store='` + dir + `'
+name= node= op= value=
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--name) name=$2; shift ;;
+	--node) node=$2; shift ;;
+	--update) op=update; value=$2; shift ;;
+	--delete) op=delete ;;
+	--query) op=query ;;
+	esac
+	shift
+done
+echo "$op node=$node name=$name value=$value" >> "$store/calls.log"
+f="$store/$node.$name"
+case "$op" in
+update) printf '%s' "$value" > "$f" ;;
+delete) rm -f "$f" ;;
+query) [ -f "$f" ] || exit 105; cat "$f"; echo ;;
+*) exit 1 ;;
+esac
+`
+}
+
+// attr returns the node attribute the agent last published for this node.
+func (n *benchNode) attr(t *testing.T, name string) (string, bool) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(n.attrDir, n.host+"."+name))
+	if errors.Is(err, os.ErrNotExist) {
+		return "", false
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b), true
+}
+
+// calls is the fake crm_attribute's log of the calls it got, for failure
+// messages.
+func (n *benchNode) calls() string {
+	b, _ := os.ReadFile(filepath.Join(n.attrDir, "calls.log"))
+	return string(b)
+}
+
+func (n *benchNode) address() string { return fmt.Sprintf("gcomm://%s:%d", n.host, n.galeraPort) }
+
+// params are the agent parameters of this node, NAME=VALUE without the
+// OCF_RESKEY_ prefix.
+func (n *benchNode) params() []string {
+	return []string{
+		"wsrep_cluster_address=" + n.address(), "config=" + n.cnf, "datadir=" + n.datadir,
+		"socket=" + n.socket, "pid=" + n.pidFile, "log=" + n.errLog, "CRM_meta_promotable=true",
+	}
+}
+
+// env is the agent's environment; extra NAME=VALUE entries come last and
+// win (OCF_* and HA_* names as they are, others as OCF_RESKEY_NAME).
+func (n *benchNode) env(extra ...string) []string {
+	env := []string{
+		"PATH=" + n.binDir + ":/usr/sbin:/usr/bin:/sbin:/bin", "OCF_ROOT=/usr/lib/ocf",
+		"HA_RSCTMP=" + n.rsctmp, "OCF_RESOURCE_INSTANCE=db",
+	}
+	for _, p := range append(n.params(), extra...) {
+		if strings.HasPrefix(p, "OCF_") || strings.HasPrefix(p, "HA_") {
+			env = append(env, p)
+		} else {
+			env = append(env, "OCF_RESKEY_"+p)
+		}
+	}
+	return env
+}
+
+// agentResult is one agent invocation.
+type agentResult struct {
+	rc             int
+	stdout, stderr string
+	took           time.Duration
+}
+
+func (r agentResult) String() string {
+	return fmt.Sprintf("rc=%d after %s\n%s%s", r.rc, r.took.Round(time.Millisecond), r.stdout, r.stderr)
+}
+
+func (n *benchNode) agent(t *testing.T, action string, extra ...string) agentResult {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), agentRunLimit)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bench.agent, action)
+	cmd.Env = n.env(extra...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	start := time.Now()
+	err := cmd.Run()
+	r := agentResult{stdout: out.String(), stderr: errb.String(), took: time.Since(start)}
+	var ee *exec.ExitError
+	switch {
+	case errors.As(err, &ee):
+		r.rc = ee.ExitCode()
+	case err != nil:
+		t.Fatalf("run agent %s: %v", action, err)
+	}
+	return r
+}
+
+// must runs action and fails the test unless it exits rc.
+func (n *benchNode) must(t *testing.T, rc int, action string, extra ...string) agentResult {
+	t.Helper()
+	r := n.agent(t, action, extra...)
+	if r.rc != rc {
+		log, _ := os.ReadFile(n.errLog)
+		t.Fatalf("%s %v: got %v\nwant rc=%d\nserver log tail:\n%s", action, extra, r, rc, lastBytes(log, 1500))
+	}
+	return r
+}
+
+// lastBytes is the end of a log, short enough for a failure message.
+func lastBytes(b []byte, n int) []byte {
+	if len(b) > n {
+		return b[len(b)-n:]
+	}
+	return b
+}
+
+// serverPids lists the mariadbd processes run on this node's data
+// directory, by their command line.
+func (n *benchNode) serverPids() []int {
+	var pids []int
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil || len(b) == 0 {
+			continue
+		}
+		argv := strings.Split(strings.TrimRight(string(b), "\x00"), "\x00")
+		if filepath.Base(argv[0]) != "mariadbd" {
+			continue
+		}
+		for _, a := range argv[1:] {
+			if a == "--datadir="+n.datadir {
+				pids = append(pids, pid)
+				break
+			}
+		}
+	}
+	return pids
+}
+
+// killServers ends every server on this node's data directory and reaps
+// it, and the servers the agent stopped that this process inherited.
+func (n *benchNode) killServers(t *testing.T) {
+	for _, pid := range n.serverPids() {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+		if !waitGone(pid, serverEndLimit) {
+			t.Errorf("cleanup: server pid %d survived SIGKILL", pid)
+		}
+	}
+	reapServerZombies()
+}
+
+// reapServerZombies reaps the exited mariadbd children of this process:
+// servers the agent launched detached, inherited as their subreaper.
+func reapServerZombies() {
+	self := os.Getpid()
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil || !bytes.HasPrefix(b, []byte(e.Name()+" (mariadbd) ")) {
+			continue
+		}
+		// pid (comm) state ppid ...
+		fields := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+		if len(fields) > 1 && fields[0] == "Z" && fields[1] == strconv.Itoa(self) {
+			var ws unix.WaitStatus
+			_, _ = unix.Wait4(pid, &ws, unix.WNOHANG, nil)
+		}
+	}
+}
+
+// processGone reports whether pid has exited (a zombie counts), reaping it
+// when it is this process's child.
+func processGone(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return true
+	}
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 || i+2 >= len(b) || (b[i+2] != 'Z' && b[i+2] != 'X') {
+		return false
+	}
+	var ws unix.WaitStatus
+	_, _ = unix.Wait4(pid, &ws, unix.WNOHANG, nil)
+	return true
+}
+
+func waitGone(pid int, limit time.Duration) bool {
+	deadline := time.Now().Add(limit)
+	for !processGone(pid) {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return true
+}
+
+// serverPid is the pid in the pid file, checked to be a server of this node.
+func (n *benchNode) serverPid(t *testing.T) int {
+	t.Helper()
+	b, err := os.ReadFile(n.pidFile)
+	if err != nil {
+		t.Fatalf("server pid file: %v", err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		t.Fatalf("server pid file %q: %v", b, err)
+	}
+	for _, p := range n.serverPids() {
+		if p == pid {
+			return pid
+		}
+	}
+	t.Fatalf("pid file names %d, which is no server of %s (servers: %v)", pid, n.datadir, n.serverPids())
+	return 0
+}
+
+// crash kills the server with SIGKILL and waits until it is gone.
+func (n *benchNode) crash(t *testing.T) {
+	t.Helper()
+	pid := n.serverPid(t)
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	if !waitGone(pid, serverEndLimit) {
+		t.Fatalf("server pid %d survived SIGKILL", pid)
+	}
+}
+
+// rootDB opens a connection to the node's server as root over the socket.
+func rootDB(socket string) *sql.DB {
+	cfg := mysql.NewConfig()
+	cfg.Net, cfg.Addr, cfg.User = "unix", socket, "root"
+	cfg.Timeout = 2 * time.Second
+	c, err := mysql.NewConnector(cfg)
+	if err != nil {
+		panic(err) // a static configuration
+	}
+	db := sql.OpenDB(c)
+	db.SetMaxOpenConns(1)
+	return db
+}
+
+func statusVar(ctx context.Context, db *sql.DB, name string) (string, error) {
+	var k, v string
+	// SHOW takes no placeholders; name is always one of this file's constants.
+	if err := db.QueryRowContext(ctx, "SHOW GLOBAL STATUS LIKE '"+name+"'").Scan(&k, &v); err != nil {
+		return "", fmt.Errorf("status %s: %w", name, err)
+	}
+	return v, nil
+}
+
+// waitSynced waits until the server on socket is a Synced member of a
+// Primary component and returns its wsrep_last_committed.
+func waitSynced(ctx context.Context, socket string) (int64, error) {
+	db := rootDB(socket)
+	defer db.Close()
+	var last error
+	for {
+		state, err := statusVar(ctx, db, "wsrep_local_state")
+		if err == nil && state == "4" {
+			var v string
+			if v, err = statusVar(ctx, db, "wsrep_last_committed"); err == nil {
+				return strconv.ParseInt(v, 10, 64)
+			}
+		}
+		if err != nil {
+			last = err
+		} else {
+			last = fmt.Errorf("wsrep_local_state %s", state)
+		}
+		select {
+		case <-ctx.Done():
+			return 0, fmt.Errorf("server on %s not synced: %v", socket, last)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// savedState is grastate.dat as the test reads it.
+type savedState struct {
+	uuid  string
+	seqno int64
+	safe  bool
+}
+
+var grastateLineRE = regexp.MustCompile(`(?m)^(uuid|seqno|safe_to_bootstrap):\s*(\S+)\s*$`)
+
+func readGrastate(datadir string) (savedState, error) {
+	b, err := os.ReadFile(filepath.Join(datadir, "grastate.dat"))
+	if err != nil {
+		return savedState{}, err
+	}
+	g := savedState{seqno: -2}
+	for _, m := range grastateLineRE.FindAllStringSubmatch(string(b), -1) {
+		switch m[1] {
+		case "uuid":
+			g.uuid = m[2]
+		case "seqno":
+			if g.seqno, err = strconv.ParseInt(m[2], 10, 64); err != nil {
+				return g, fmt.Errorf("grastate seqno: %w", err)
+			}
+		case "safe_to_bootstrap":
+			g.safe = m[2] == "1"
+		}
+	}
+	if g.uuid == "" || g.seqno == -2 {
+		return g, fmt.Errorf("grastate.dat without uuid or seqno:\n%s", b)
+	}
+	return g, nil
+}
+
+var recoveredLineRE = regexp.MustCompile(`WSREP: Recovered position:\s+([0-9a-f-]{36}):(-?[0-9]+)`)
+
+// recoverPosition runs mariadbd --wsrep-recover on the node's data, as an
+// operator would, and returns the position it logs as "uuid:seqno".
+func (n *benchNode) recoverPosition(t *testing.T) string {
+	t.Helper()
+	run := filepath.Join(n.dir, "recover")
+	if err := os.Mkdir(run, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := chownToServer(run); err != nil {
+		t.Fatal(err)
+	}
+	log := filepath.Join(run, "recover.log")
+	ctx, cancel := context.WithTimeout(context.Background(), serverUpLimit)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, mariadbdPath, "--defaults-file="+n.cnf, "--datadir="+n.datadir,
+		"--user="+componentUser, "--socket="+filepath.Join(run, "recover.sock"),
+		"--pid-file="+filepath.Join(run, "recover.pid"), "--log-error="+log, "--wsrep-recover").CombinedOutput()
+	logged, _ := os.ReadFile(log)
+	m := recoveredLineRE.FindAllSubmatch(append(logged, out...), -1)
+	if err != nil || len(m) == 0 {
+		t.Fatalf("mariadbd --wsrep-recover: %v\n%s%s", err, logged, out)
+	}
+	last := m[len(m)-1]
+	return string(last[1]) + ":" + string(last[2])
+}
+
+// TestComponentOCFTester runs Pacemaker's ocf-tester against the agent.
+func TestComponentOCFTester(t *testing.T) {
+	tester, err := exec.LookPath("ocf-tester")
+	if err != nil {
+		t.Skip("component test: needs ocf-tester (apt-get install resource-agents)")
+	}
+	n := newNode(t)
+	args := []string{"-n", "db"}
+	for _, p := range n.params() {
+		args = append(args, "-o", p)
+	}
+	args = append(args, bench.agent)
+	ctx, cancel := context.WithTimeout(context.Background(), agentRunLimit)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, tester, args...)
+	cmd.Env = n.env()
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "passed all tests") {
+		t.Fatalf("ocf-tester: %v\n%s", err, out)
+	}
+	if pids := n.serverPids(); len(pids) != 0 {
+		t.Fatalf("ocf-tester ends with a stop, but servers %v still run", pids)
+	}
+}
+
+// TestComponentPublishedPosition checks the position and score start and
+// stop publish, also after the server crashed with writes in flight.
+func TestComponentPublishedPosition(t *testing.T) {
+	n := newNode(t)
+	g, err := readGrastate(n.datadir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("%s:%d", g.uuid, g.seqno)
+	if g.safe {
+		want += ":safe"
+	}
+
+	n.must(t, 0, "start")
+	if got, _ := n.attr(t, "db-position"); got != want {
+		t.Fatalf("after start db-position = %q, want the grastate position %q\ncrm_attribute calls:\n%s", got, want, n.calls())
+	}
+	if got, _ := n.attr(t, "master-db"); got != "1000" {
+		t.Fatalf("after start master-db = %q, want 1000 for the only member\ncrm_attribute calls:\n%s", got, n.calls())
+	}
+
+	n.must(t, 0, "promote")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	db := rootDB(n.socket)
+	defer db.Close()
+	for _, q := range []string{
+		"CREATE DATABASE comp",
+		"CREATE TABLE comp.t (id INT PRIMARY KEY AUTO_INCREMENT, v VARCHAR(32)) ENGINE=InnoDB",
+	} {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	for i := range 5 {
+		if _, err := db.ExecContext(ctx, "INSERT INTO comp.t (v) VALUES (?)", fmt.Sprint("row", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	lc, err := statusVar(ctx, db, "wsrep_last_committed")
+	if err != nil {
+		t.Fatal(err)
+	}
+	committed, _ := strconv.ParseInt(lc, 10, 64)
+	if committed < g.seqno+7 {
+		t.Fatalf("wsrep_last_committed %d after 7 writes on top of seqno %d", committed, g.seqno)
+	}
+	cluster, err := statusVar(ctx, db, "wsrep_cluster_state_uuid")
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	n.crash(t)
+	n.must(t, 0, "stop")
+	if got, ok := n.attr(t, "db-position"); ok {
+		t.Fatalf("after a stop that follows a crash db-position = %q, want it withdrawn until recovered\ncrm_attribute calls:\n%s", got, n.calls())
+	}
+	if got, ok := n.attr(t, "master-db"); ok {
+		t.Fatalf("after stop master-db = %q, want it removed\ncrm_attribute calls:\n%s", got, n.calls())
+	}
+
+	n.must(t, 0, "start")
+	published, _ := n.attr(t, "db-position")
+	recovered := n.recoverPosition(t)
+	if published != recovered {
+		t.Fatalf("after crash and start db-position = %q, --wsrep-recover finds %q\ncrm_attribute calls:\n%s", published, recovered, n.calls())
+	}
+	if wantPos := fmt.Sprintf("%s:%d", cluster, committed); recovered != wantPos {
+		t.Fatalf("recovered position %q, want %q (wsrep_last_committed before the kill)", recovered, wantPos)
+	}
+	if got, _ := n.attr(t, "master-db"); got != "1000" {
+		t.Fatalf("after the second start master-db = %q, want 1000", got)
+	}
+	n.must(t, 0, "stop")
+	if got, ok := n.attr(t, "master-db"); ok {
+		t.Fatalf("after the second stop master-db = %q, want it removed", got)
+	}
+}
+
+// TestComponentDeepMonitor runs OCF_CHECK_LEVEL=10 monitors, as root and as
+// a user whose password is only in check_defaults_file.
+func TestComponentDeepMonitor(t *testing.T) {
+	n := newNode(t)
+	n.must(t, 0, "start")
+	n.must(t, 0, "promote")
+	n.must(t, 8, "monitor", "OCF_CHECK_LEVEL=10", "CRM_meta_interval=5000")
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	db := rootDB(n.socket)
+	defer db.Close()
+	var token int64
+	if err := db.QueryRowContext(ctx, "SELECT token FROM goha.galera_check WHERE node = ?", n.host).Scan(&token); err != nil {
+		t.Fatalf("depth-10 monitor left no row for %s in goha.galera_check: %v", n.host, err)
+	}
+
+	secret := make([]byte, 12)
+	if _, err := rand.Read(secret); err != nil {
+		t.Fatal(err)
+	}
+	password := "pw" + hex.EncodeToString(secret)
+	for _, q := range []string{
+		"CREATE USER 'gohacheck'@'localhost' IDENTIFIED BY '" + password + "'",
+		"GRANT ALL ON goha_cred.* TO 'gohacheck'@'localhost'",
+	} {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			t.Fatalf("create check user: %v", err)
+		}
+	}
+	defaults := filepath.Join(n.dir, "check.cnf")
+	writeDefaults := func(pw string) {
+		t.Helper()
+		body := "[client]\nuser=gohacheck\npassword=" + pw + "\n"
+		if err := os.WriteFile(defaults, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeDefaults(password)
+
+	// The watch sees a password on a command line when one is there.
+	seen := watchCmdlines(password)
+	probe := exec.Command("sh", "-c", "sleep 0.2", password)
+	if err := probe.Run(); err != nil {
+		t.Fatal(err)
+	}
+	if pids := seen(); len(pids) != 1 || pids[0] != probe.Process.Pid {
+		t.Fatalf("the command line watch saw %v, want the pid %d of a process showing the password", pids, probe.Process.Pid)
+	}
+
+	hafile := filepath.Join(n.dir, "ha.log")
+	debugfile := filepath.Join(n.dir, "ha-debug.log")
+	check := []string{"check_defaults_file=" + defaults, "check_database=goha_cred", "OCF_CHECK_LEVEL=10",
+		"CRM_meta_interval=5000", "HA_debug=1"}
+	for _, logging := range [][]string{nil, {"HA_LOGFILE=" + hafile, "HA_DEBUGLOG=" + debugfile}} {
+		seen := watchCmdlines(password)
+		r := n.must(t, 8, "monitor", append(check, logging...)...)
+		if pids := seen(); len(pids) > 0 {
+			t.Fatalf("the check password appeared in /proc/<pid>/cmdline of %v", pids)
+		}
+		if strings.Contains(r.stdout+r.stderr, password) {
+			t.Fatalf("the check password appeared in the agent's output:\n%v", r)
+		}
+	}
+	for _, f := range []string{hafile, debugfile} {
+		b, _ := os.ReadFile(f)
+		if bytes.Contains(b, []byte(password)) {
+			t.Fatalf("the check password appeared in %s:\n%s", f, b)
+		}
+	}
+	if err := db.QueryRowContext(ctx, "SELECT token FROM goha_cred.galera_check WHERE node = ?", n.host).Scan(&token); err != nil {
+		t.Fatalf("monitor as gohacheck left no row in goha_cred.galera_check: %v", err)
+	}
+
+	// The credentials really come from the file: a wrong password there fails.
+	writeDefaults(password + "x")
+	r := n.must(t, 1, "monitor", check...)
+	if !strings.Contains(r.stderr, "ocf-exit-reason:") || strings.Contains(r.stderr, password) {
+		t.Fatalf("monitor with a wrong password: want an exit reason without the password, got %v", r)
+	}
+}
+
+// watchCmdlines polls every process's command line for secret until the
+// returned function is called, which reports the pids that showed it.
+func watchCmdlines(secret string) func() []int {
+	stop := make(chan struct{})
+	done := make(chan []int)
+	go func() {
+		found := map[int]bool{}
+		for {
+			entries, _ := os.ReadDir("/proc")
+			for _, e := range entries {
+				pid, err := strconv.Atoi(e.Name())
+				if err != nil {
+					continue
+				}
+				if b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline")); err == nil && bytes.Contains(b, []byte(secret)) {
+					found[pid] = true
+				}
+			}
+			select {
+			case <-stop:
+				var pids []int
+				for pid := range found {
+					pids = append(pids, pid)
+				}
+				done <- pids
+				return
+			default:
+			}
+		}
+	}()
+	return func() []int { close(stop); return <-done }
+}
+
+// TestComponentStopLeftover: stop ends a server it did not start this
+// time, and one that ignores SIGTERM, within its deadline.
+func TestComponentStopLeftover(t *testing.T) {
+	n := newNode(t)
+
+	// A server as a timed-out promote leaves it, without a pid file.
+	cmd := exec.Command(mariadbdPath, "--defaults-file="+n.cnf, "--datadir="+n.datadir, "--pid-file="+n.pidFile,
+		"--socket="+n.socket, "--user="+componentUser, "--wsrep-cluster-address="+n.address(),
+		"--log-error="+n.errLog, "--wsrep-new-cluster")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pid := cmd.Process.Pid
+	go func() { _ = cmd.Wait() }()
+	ctx, cancel := context.WithTimeout(context.Background(), serverUpLimit)
+	defer cancel()
+	if _, err := waitSynced(ctx, n.socket); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(n.pidFile); err != nil {
+		t.Fatal(err)
+	}
+	n.must(t, 0, "stop")
+	if !processGone(pid) {
+		t.Fatalf("stop returned 0 while the leftover server pid %d runs", pid)
+	}
+	if g, err := readGrastate(n.datadir); err != nil || g.seqno < 0 {
+		t.Fatalf("the leftover server did not shut down cleanly on SIGTERM: %+v %v", g, err)
+	}
+
+	// A server that ignores SIGTERM is killed before the stop deadline.
+	n.must(t, 0, "start")
+	n.must(t, 0, "promote")
+	pid = n.serverPid(t)
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	r := n.must(t, 0, "stop", "CRM_meta_timeout=10000")
+	if !processGone(pid) {
+		t.Fatalf("stop returned 0 while the stopped server pid %d is still there", pid)
+	}
+	if r.took >= 10*time.Second {
+		t.Fatalf("stop with a 10 s timeout took %s", r.took)
+	}
+	t.Logf("stop of a SIGSTOPped server with a 10 s timeout took %s", r.took.Round(time.Millisecond))
+}
+
+// TestComponentStopNeedsNoCheckCredentials: stop ends the server even when
+// the file with the health-check credentials cannot be read; a failed stop
+// gets the node fenced, and stopping needs no SQL.
+func TestComponentStopNeedsNoCheckCredentials(t *testing.T) {
+	n := newNode(t)
+	n.must(t, 0, "start")
+	n.must(t, 0, "promote")
+	pid := n.serverPid(t)
+	missing := "check_defaults_file=" + filepath.Join(n.dir, "removed-check.cnf")
+	r := n.agent(t, "stop", missing)
+	if r.rc != 0 || !processGone(pid) {
+		t.Fatalf("stop with an unreadable %s: got %v, server pid %d gone: %v; want rc=0 and the server gone", missing, r, pid, processGone(pid))
+	}
+}
+
+// TestComponentStopSparesOtherMountNamespaces: a server in another mount
+// namespace (a container) whose working directory has the same path as
+// this resource's datadir is not this resource's server, and stop must
+// leave it alone.
+func TestComponentStopSparesOtherMountNamespaces(t *testing.T) {
+	n := newNode(t)
+	if _, err := exec.LookPath("unshare"); err != nil {
+		t.Skip("component test: needs unshare(1) from util-linux")
+	}
+	// The decoy is sleep under the name mariadbd, its cwd a directory
+	// mounted over the datadir's path in a mount namespace of its own.
+	decoyDir, other := filepath.Join(n.dir, "decoy"), filepath.Join(n.dir, "other")
+	for _, d := range []string{decoyDir, other} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sleep, err := exec.LookPath("sleep")
+	if err != nil {
+		t.Skip("component test: needs sleep(1)")
+	}
+	decoy := filepath.Join(decoyDir, "mariadbd")
+	if out, err := exec.Command("cp", sleep, decoy).CombinedOutput(); err != nil {
+		t.Fatalf("copy sleep: %v\n%s", err, out)
+	}
+	cmd := exec.Command("unshare", "--mount", "--propagation", "private", "sh", "-c",
+		`mount --bind "$1" "$2" && cd "$2" && exec "$3" 60`, "sh", other, n.datadir, decoy)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pid := cmd.Process.Pid
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+		<-exited
+	})
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		exe, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
+		cwd, _ := os.Readlink(fmt.Sprintf("/proc/%d/cwd", pid))
+		if filepath.Base(exe) == "mariadbd" && cwd == n.datadir {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("decoy pid %d not in place: exe %q cwd %q", pid, exe, cwd)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	n.must(t, 0, "stop")
+	select {
+	case <-exited:
+		t.Fatalf("stop ended pid %d, a mariadbd of another mount namespace whose cwd merely has the datadir's path", pid)
+	default:
+	}
+}
+
+// TestComponentValidate: validate-all refuses what cannot work.
+func TestComponentValidate(t *testing.T) {
+	n := newNode(t)
+	n.must(t, 0, "validate-all")
+	missing := filepath.Join(n.dir, "no-such-mariadbd")
+	for _, c := range []struct {
+		name   string
+		param  string
+		rc     int
+		reason string
+	}{
+		{"mysqld_safe respawns", "binary=/usr/bin/mysqld_safe", 6, "mysqld_safe"},
+		{"address without this node", fmt.Sprintf("wsrep_cluster_address=gcomm://not-%s:%d", n.host, n.galeraPort), 6, "not-" + n.host},
+		{"missing binary", "binary=" + missing, 5, missing},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := n.agent(t, "validate-all", c.param)
+			if r.rc != c.rc || !strings.Contains(r.stderr, "ocf-exit-reason:") || !strings.Contains(r.stderr, c.reason) {
+				t.Fatalf("validate-all %s: got %v\nwant rc=%d and an exit reason naming %q", c.param, r, c.rc, c.reason)
+			}
+		})
+	}
+}
+
+// TestComponentMonitorRoles: monitor tells stopped, unpromoted, promoted
+// and a promoted instance whose server died apart.
+func TestComponentMonitorRoles(t *testing.T) {
+	n := newNode(t)
+	probe := []string{"CRM_meta_interval=0"}
+	unpromoted := []string{"CRM_meta_interval=20000"}
+	promoted := []string{"CRM_meta_interval=5000"}
+
+	n.must(t, 7, "monitor", probe...)
+	n.must(t, 0, "start")
+	n.must(t, 0, "monitor", probe...)
+	n.must(t, 0, "monitor", unpromoted...)
+	n.must(t, 0, "promote")
+	n.must(t, 8, "monitor", probe...)
+	n.must(t, 8, "monitor", promoted...)
+	n.crash(t)
+	r := n.must(t, 1, "monitor", promoted...)
+	if !strings.Contains(r.stderr, "ocf-exit-reason:") {
+		t.Fatalf("monitor of a crashed promoted instance gave no exit reason: %v", r)
+	}
+	n.must(t, 0, "stop")
+	n.must(t, 7, "monitor", probe...)
+}
