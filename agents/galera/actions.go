@@ -29,7 +29,7 @@ type instance struct {
 	members []Member
 	server  *Server
 	client  Client
-	credErr error // unreadable credentials: fails only the actions that query the server
+	credErr error  // unreadable credentials: fails only the actions that query the server
 	posAttr string // node attribute holding the published position
 	marker  string // file recording the role this instance was given
 }
