@@ -197,6 +197,8 @@ func (r Report) Markdown(w io.Writer) error {
 			ref, ratio := "—", "—"
 			if s.Reference != nil {
 				ref = s.Reference.describe()
+			}
+			if s.Reference != nil && len(s.Reference.Seconds) > 0 && len(s.Goha.Seconds) > 0 {
 				ratio = FormatRatio(Percentile(s.Goha.Seconds, 50), Percentile(s.Reference.Seconds, 50))
 			}
 			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", s.Name, s.Metric, s.Goha.describe(), ref, ratio, s.Notes)
@@ -209,13 +211,23 @@ func (r Report) Markdown(w io.Writer) error {
 	return err
 }
 
-// describe prints a side's median, count and spread: "9.7 s (n=3, 9.1–10.2)".
+// describe prints a side's median, count and spread, and the runs that
+// failed: "9.7 s (ocf:goha:vip, n=3, 9.1–10.2)", "... ; 4 of 10 never did".
 func (s ScenarioSide) describe() string {
-	if len(s.Seconds) == 1 {
-		return fmt.Sprintf("%s (%s, n=1)", seconds(s.Seconds[0]), s.Agent)
+	var d string
+	switch len(s.Seconds) {
+	case 0:
+		d = fmt.Sprintf("— (%s)", s.Agent)
+	case 1:
+		d = fmt.Sprintf("%s (%s, n=1)", seconds(s.Seconds[0]), s.Agent)
+	default:
+		d = fmt.Sprintf("%s (%s, n=%d, %s–%s)", seconds(Percentile(s.Seconds, 50)), s.Agent, len(s.Seconds),
+			seconds(Percentile(s.Seconds, 0)), seconds(Percentile(s.Seconds, 100)))
 	}
-	return fmt.Sprintf("%s (%s, n=%d, %s–%s)", seconds(Percentile(s.Seconds, 50)), s.Agent, len(s.Seconds),
-		seconds(Percentile(s.Seconds, 0)), seconds(Percentile(s.Seconds, 100)))
+	if s.Failed > 0 {
+		d += fmt.Sprintf("; %d of %d never did", s.Failed, s.Failed+len(s.Seconds))
+	}
+	return d
 }
 
 func seconds(v float64) string {

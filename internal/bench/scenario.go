@@ -33,10 +33,13 @@ type Scenario struct {
 	Notes     string        `json:"notes,omitempty"`
 }
 
-// ScenarioSide is one agent's timings in a scenario, in seconds.
+// ScenarioSide is one agent's timings in a scenario, in seconds. Failed
+// counts the runs that never reached the metric within the scenario's
+// bound (a cluster still down, say); they have no timing.
 type ScenarioSide struct {
 	Agent   string    `json:"agent"`
 	Seconds []float64 `json:"seconds"`
+	Failed  int       `json:"failed,omitempty"`
 }
 
 // Validate reports what is missing or wrong in s.
@@ -55,8 +58,11 @@ func (s Scenario) Validate() error {
 		if side.Agent == "" {
 			return fmt.Errorf("scenario %q: agent is empty", s.Name)
 		}
-		if len(side.Seconds) == 0 {
+		if len(side.Seconds) == 0 && side.Failed == 0 {
 			return fmt.Errorf("scenario %q: %s has no timings", s.Name, side.Agent)
+		}
+		if side.Failed < 0 {
+			return fmt.Errorf("scenario %q: %s has a negative failure count", s.Name, side.Agent)
 		}
 		for _, v := range side.Seconds {
 			if v < 0 {

@@ -49,6 +49,7 @@ func TestReadScenariosRejects(t *testing.T) {
 		{"no timings", `{"scenario":"s","metric":"m","goha":{"agent":"a"}}`, "has no timings"},
 		{"no agent", `{"scenario":"s","metric":"m","goha":{"agent":"a","seconds":[1]},"reference":{"seconds":[2]}}`, "agent is empty"},
 		{"negative", `{"scenario":"s","metric":"m","goha":{"agent":"a","seconds":[-1]}}`, "negative timing"},
+		{"negative failures", `{"scenario":"s","metric":"m","goha":{"agent":"a","seconds":[1],"failed":-1}}`, "negative failure count"},
 	}
 	for _, tt := range tests {
 		dir := t.TempDir()
@@ -59,6 +60,26 @@ func TestReadScenariosRejects(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tt.err) || !strings.Contains(err.Error(), "x.json") {
 			t.Errorf("%s: error %v, want one naming x.json with %q", tt.name, err, tt.err)
 		}
+	}
+}
+
+func TestScenarioSideDescribe(t *testing.T) {
+	tests := []struct {
+		side ScenarioSide
+		want string
+	}{
+		{ScenarioSide{Agent: "a", Seconds: []float64{9.7}}, "9.70 s (a, n=1)"},
+		{ScenarioSide{Agent: "a", Seconds: []float64{18, 20, 23, 19, 21, 22}, Failed: 4}, "20.5 s (a, n=6, 18.0 s–23.0 s); 4 of 10 never did"},
+		{ScenarioSide{Agent: "a", Failed: 3}, "— (a); 3 of 3 never did"},
+	}
+	for _, tt := range tests {
+		if got := tt.side.describe(); !strings.Contains(got, tt.want) {
+			t.Errorf("describe(%+v) = %q, want it to contain %q", tt.side, got, tt.want)
+		}
+	}
+	// Only failures on a side is a valid result: the reference may never recover.
+	if err := (Scenario{Name: "s", Metric: "m", Goha: ScenarioSide{Agent: "a", Failed: 2}}).Validate(); err != nil {
+		t.Errorf("all-failed side rejected: %v", err)
 	}
 }
 
