@@ -6,6 +6,7 @@ import (
 	"sort"
 
 	"github.com/goha-ha/goha/agents/galera"
+	"github.com/goha-ha/goha/agents/garbd"
 	"github.com/goha-ha/goha/agents/vip"
 	"github.com/goha-ha/goha/ocf"
 )
@@ -14,6 +15,7 @@ import (
 func All() []*ocf.Agent {
 	list := []*ocf.Agent{
 		galera.Agent(),
+		garbd.Agent(),
 		vip.Agent(),
 	}
 	sort.Slice(list, func(i, j int) bool { return list[i].Name < list[j].Name })
