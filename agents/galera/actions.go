@@ -1,6 +1,8 @@
 package galera
 
 import (
+	"github.com/goha-ha/goha/agents/galera/grastate"
+
 	"context"
 	"errors"
 	"fmt"
@@ -176,7 +178,7 @@ func (a *actions) published(ctx context.Context, in *instance) (Position, bool) 
 	if err != nil || !ok {
 		return Position{}, false
 	}
-	p, err := ParsePosition(v)
+	p, err := grastate.ParsePosition(v)
 	return p, err == nil
 }
 
@@ -187,17 +189,17 @@ func (in *instance) position(ctx context.Context) (Position, error) {
 	if err := in.ensureDatadir(ctx); err != nil {
 		return Position{}, err
 	}
-	grastate := filepath.Join(s.Datadir, "grastate.dat")
-	b, err := os.ReadFile(grastate)
+	statePath := filepath.Join(s.Datadir, "grastate.dat")
+	b, err := os.ReadFile(statePath)
 	var pos Position
 	switch {
 	case errors.Is(err, os.ErrNotExist):
-		pos = Position{UUID: zeroUUID, Seqno: -1}
+		pos = Position{UUID: grastate.ZeroUUID, Seqno: -1}
 	case err != nil:
 		return Position{}, ocf.Wrap(ocf.ErrGeneric, err, "read grastate")
 	default:
-		if pos, err = ParseGrastate(b); err != nil {
-			return Position{}, ocf.Wrap(ocf.ErrGeneric, err, "%s", grastate)
+		if pos, err = grastate.Parse(b); err != nil {
+			return Position{}, ocf.Wrap(ocf.ErrGeneric, err, "%s", statePath)
 		}
 	}
 	if pos.Seqno >= 0 {
@@ -396,7 +398,7 @@ func (in *instance) restingPosition() *Position {
 	if err != nil {
 		return nil
 	}
-	if pos, err := ParseGrastate(b); err == nil && pos.Seqno >= 0 {
+	if pos, err := grastate.Parse(b); err == nil && pos.Seqno >= 0 {
 		return &pos
 	}
 	return nil
@@ -426,7 +428,7 @@ func (a *actions) monitor(ctx context.Context, r *ocf.Request) error {
 		return err
 	}
 	role := in.role()
-	pids := in.server.Find()
+	pids := in.server.Running()
 	if len(pids) == 0 {
 		switch role {
 		case "":
@@ -533,7 +535,7 @@ func (in *instance) markSafeToBootstrap() error {
 	if err != nil {
 		return ocf.Wrap(ocf.ErrGeneric, err, "read grastate")
 	}
-	if err := os.WriteFile(path, SetSafeToBootstrap(b), 0o660); err != nil {
+	if err := os.WriteFile(path, grastate.SetSafeToBootstrap(b), 0o660); err != nil {
 		return ocf.Wrap(ocf.ErrGeneric, err, "mark %s safe to bootstrap", path)
 	}
 	return nil

@@ -1,6 +1,8 @@
 package galera
 
 import (
+	"github.com/goha-ha/goha/agents/galera/grastate"
+
 	"bytes"
 	"context"
 	"encoding/xml"
@@ -102,7 +104,7 @@ func (v ClusterView) Peers(members []Member, posAttr string) []Peer {
 		case nv.Promoted:
 			p.State = Joined
 		default:
-			if pos, err := ParsePosition(nv.Attrs[posAttr]); err == nil {
+			if pos, err := grastate.ParsePosition(nv.Attrs[posAttr]); err == nil {
 				p.State, p.Position = Reported, pos
 			}
 		}

@@ -1,24 +1,21 @@
 package galera
 
 // Component tests: the agent binary against a real single-node MariaDB
-// Galera server on loopback, with a fake crm_attribute that records what
-// the agent publishes. They need root, mariadbd, the Galera provider and
-// mariadb-install-db (ocf-tester for its own test); without them they skip
-// and say why. Every server a test starts, directly or through the agent,
-// is ended by PID when the test ends.
+// Galera server on loopback (internal/galerasolo), with a fake
+// crm_attribute that records what the agent publishes. They need root,
+// mariadbd, the Galera provider and mariadb-install-db (ocf-tester for its
+// own test); without them they skip and say why. Every server a test
+// starts, directly or through the agent, is ended by PID when the test ends.
 
 import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"database/sql"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
 	"regexp"
 	"runtime"
@@ -29,17 +26,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-sql-driver/mysql"
 	"golang.org/x/sys/unix"
+
+	"github.com/goha-ha/goha/internal/galerasolo"
 )
 
 const (
-	mariadbdPath   = "/usr/sbin/mariadbd"
-	providerPath   = "/usr/lib/galera/libgalera_smm.so"
-	componentUser  = "mysql"
 	agentRunLimit  = 90 * time.Second
-	serverUpLimit  = 60 * time.Second
-	serverEndLimit = 30 * time.Second
+	serverUpLimit  = galerasolo.UpLimit
+	serverEndLimit = galerasolo.EndLimit
 )
 
 // bench is what every component test shares: the agent binary and a data
@@ -48,7 +43,7 @@ var bench struct {
 	once     sync.Once
 	dir      string
 	agent    string
-	template string
+	template *galerasolo.Template
 	err      error
 }
 
@@ -69,19 +64,8 @@ func requireGalera(t *testing.T) {
 	if testing.Short() {
 		t.Skip("component test: skipped in -short mode")
 	}
-	if os.Geteuid() != 0 {
-		t.Skip("component test: needs root to run mariadbd as user mysql")
-	}
-	for _, p := range []string{mariadbdPath, providerPath} {
-		if _, err := os.Stat(p); err != nil {
-			t.Skipf("component test: needs %s (apt-get install mariadb-server galera-4)", p)
-		}
-	}
-	if _, err := exec.LookPath("mariadb-install-db"); err != nil {
-		t.Skip("component test: needs mariadb-install-db (apt-get install mariadb-server)")
-	}
-	if _, err := user.Lookup(componentUser); err != nil {
-		t.Skipf("component test: needs the %s user", componentUser)
+	if why := galerasolo.Missing(); why != "" {
+		t.Skip("component test: " + why)
 	}
 	bench.once.Do(func() { bench.err = prepareBench() })
 	if bench.err != nil {
@@ -110,133 +94,15 @@ func prepareBench() error {
 	if out, err := build.CombinedOutput(); err != nil {
 		return fmt.Errorf("build agent: %w\n%s", err, out)
 	}
-	return seedTemplate(dir)
+	bench.template, err = galerasolo.Init(filepath.Join(dir, "seed"))
+	return err
 }
 
-// seedTemplate initialises a data directory and runs it once as a new
-// cluster, so that its grastate.dat holds a real, cleanly saved position.
-func seedTemplate(dir string) error {
-	gport, iport, err := freePorts()
-	if err != nil {
-		return err
-	}
-	cnf := filepath.Join(dir, "seed.cnf")
-	if err := writeConfig(cnf, gport, iport); err != nil {
-		return err
-	}
-	bench.template = filepath.Join(dir, "template")
-	if err := os.Mkdir(bench.template, 0o750); err != nil {
-		return err
-	}
-	if err := chownToServer(bench.template); err != nil {
-		return err
-	}
-	install := exec.Command("mariadb-install-db", "--defaults-file="+cnf, "--datadir="+bench.template,
-		"--user="+componentUser, "--auth-root-authentication-method=socket")
-	if out, err := install.CombinedOutput(); err != nil {
-		return fmt.Errorf("mariadb-install-db: %w\n%s", err, out)
-	}
-	run := filepath.Join(dir, "seed")
-	if err := os.Mkdir(run, 0o755); err != nil {
-		return err
-	}
-	if err := chownToServer(run); err != nil {
-		return err
-	}
-	socket, log := filepath.Join(run, "s.sock"), filepath.Join(run, "err.log")
-	cmd := exec.Command(mariadbdPath, "--defaults-file="+cnf, "--datadir="+bench.template,
-		"--socket="+socket, "--pid-file="+filepath.Join(run, "p.pid"), "--user="+componentUser,
-		"--log-error="+log, "--wsrep-new-cluster")
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start seed server: %w", err)
-	}
-	exited := make(chan struct{})
-	var waitErr error
-	go func() { waitErr = cmd.Wait(); close(exited) }()
-	ctx, cancel := context.WithTimeout(context.Background(), serverUpLimit)
-	defer cancel()
-	go func() {
-		select {
-		case <-exited:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
-	if _, err := waitSynced(ctx, socket); err != nil {
-		_ = cmd.Process.Kill()
-		b, _ := os.ReadFile(log)
-		return fmt.Errorf("seed server: %w\n%s", err, lastBytes(b, 2000))
-	}
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		return err
-	}
-	select {
-	case <-exited:
-		if waitErr != nil {
-			return fmt.Errorf("seed server shutdown: %w", waitErr)
-		}
-	case <-time.After(serverEndLimit):
-		_ = cmd.Process.Kill()
-		return fmt.Errorf("seed server did not shut down in %s", serverEndLimit)
-	}
-	g, err := readGrastate(bench.template)
-	if err != nil || g.seqno < 0 {
-		return fmt.Errorf("seed left no clean grastate.dat: %+v %v", g, err)
-	}
-	return nil
-}
-
-// writeConfig writes the my.cnf of a single-node cluster on loopback.
-func writeConfig(path string, galeraPort, istPort int) error {
-	host, err := os.Hostname()
-	if err != nil {
-		return err
-	}
-	cnf := fmt.Sprintf(`[mysqld]
-wsrep_on=ON
-wsrep_provider=%s
-wsrep_cluster_address=gcomm://
-wsrep_cluster_name=goha_component
-wsrep_node_name=%s
-wsrep_provider_options=gmcast.listen_addr=tcp://127.0.0.1:%d;ist.recv_addr=127.0.0.1:%d
-wsrep_sst_method=rsync
-binlog_format=ROW
-innodb_autoinc_lock_mode=2
-skip-networking
-innodb_buffer_pool_size=32M
-innodb_log_file_size=16M
-performance_schema=OFF
-`, providerPath, host, galeraPort, istPort)
-	return os.WriteFile(path, []byte(cnf), 0o644)
-}
-
-// freePorts picks two TCP ports free on loopback.
-func freePorts() (int, int, error) {
-	var ports []int
-	for range 2 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return 0, 0, fmt.Errorf("pick a free port: %w", err)
-		}
-		defer l.Close()
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	return ports[0], ports[1], nil
-}
-
-func chownToServer(path string) error {
-	u, err := user.Lookup(componentUser)
-	if err != nil {
-		return err
-	}
-	uid, _ := strconv.Atoi(u.Uid)
-	gid, _ := strconv.Atoi(u.Gid)
-	return os.Chown(path, uid, gid)
-}
-
-// benchNode is one Galera node under test: its own copy of the data directory,
-// config, ports, fake crm_attribute and HA_RSCTMP.
+// benchNode is one Galera node under test: a galerasolo server (its own
+// copy of the data directory, config and ports) with a fake crm_attribute
+// and HA_RSCTMP of its own.
 type benchNode struct {
+	srv        *galerasolo.Server
 	host       string
 	dir        string
 	cnf        string
@@ -259,27 +125,19 @@ func newNode(t *testing.T) *benchNode {
 			t.Fatal(err)
 		}
 	}
-	host, err := os.Hostname()
+	srv, err := bench.template.New(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	gport, iport, err := freePorts()
-	if err != nil {
-		t.Fatal(err)
-	}
+	t.Cleanup(func() {
+		if err := srv.Close(); err != nil {
+			t.Errorf("cleanup: %v", err)
+		}
+	})
 	n := &benchNode{
-		host: host, dir: dir, cnf: filepath.Join(dir, "my.cnf"), datadir: filepath.Join(dir, "d"),
-		galeraPort: gport, attrDir: filepath.Join(dir, "attrs"), binDir: filepath.Join(dir, "bin"),
-		rsctmp: filepath.Join(dir, "rsctmp"),
-	}
-	n.socket = filepath.Join(n.datadir, "s.sock")
-	n.pidFile = filepath.Join(n.datadir, "p.pid")
-	n.errLog = filepath.Join(n.datadir, "err.log")
-	if err := writeConfig(n.cnf, gport, iport); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := exec.Command("cp", "-a", bench.template, n.datadir).CombinedOutput(); err != nil {
-		t.Fatalf("copy data directory: %v\n%s", err, out)
+		srv: srv, host: srv.Host, dir: dir, cnf: srv.Config, datadir: srv.Datadir, socket: srv.Socket,
+		pidFile: srv.PidFile, errLog: srv.Log, galeraPort: srv.GaleraPort,
+		attrDir: filepath.Join(dir, "attrs"), binDir: filepath.Join(dir, "bin"), rsctmp: filepath.Join(dir, "rsctmp"),
 	}
 	for _, d := range []string{n.attrDir, n.binDir, n.rsctmp} {
 		if err := os.Mkdir(d, 0o755); err != nil {
@@ -289,11 +147,9 @@ func newNode(t *testing.T) *benchNode {
 	if err := os.WriteFile(filepath.Join(n.binDir, "crm_attribute"), []byte(fakeCrmAttribute(n.attrDir)), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { n.killServers(t) })
 	return n
 }
 
-// fakeCrmAttribute is a crm_attribute that keeps node attributes as files
 // in dir and logs each call, answering a query for a missing attribute
 // with exit 105 as the real one does.
 func fakeCrmAttribute(dir string) string {
@@ -341,7 +197,7 @@ func (n *benchNode) calls() string {
 	return string(b)
 }
 
-func (n *benchNode) address() string { return fmt.Sprintf("gcomm://%s:%d", n.host, n.galeraPort) }
+func (n *benchNode) address() string { return n.srv.Address() }
 
 // params are the agent parameters of this node, NAME=VALUE without the
 // OCF_RESKEY_ prefix.
@@ -421,94 +277,10 @@ func lastBytes(b []byte, n int) []byte {
 }
 
 // serverPids lists the mariadbd processes run on this node's data
+
+// serverPids lists the mariadbd processes run on this node's data
 // directory, by their command line.
-func (n *benchNode) serverPids() []int {
-	var pids []int
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err != nil || len(b) == 0 {
-			continue
-		}
-		argv := strings.Split(strings.TrimRight(string(b), "\x00"), "\x00")
-		if filepath.Base(argv[0]) != "mariadbd" {
-			continue
-		}
-		for _, a := range argv[1:] {
-			if a == "--datadir="+n.datadir {
-				pids = append(pids, pid)
-				break
-			}
-		}
-	}
-	return pids
-}
-
-// killServers ends every server on this node's data directory and reaps
-// it, and the servers the agent stopped that this process inherited.
-func (n *benchNode) killServers(t *testing.T) {
-	for _, pid := range n.serverPids() {
-		_ = syscall.Kill(pid, syscall.SIGKILL)
-		if !waitGone(pid, serverEndLimit) {
-			t.Errorf("cleanup: server pid %d survived SIGKILL", pid)
-		}
-	}
-	reapServerZombies()
-}
-
-// reapServerZombies reaps the exited mariadbd children of this process:
-// servers the agent launched detached, inherited as their subreaper.
-func reapServerZombies() {
-	self := os.Getpid()
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-		if err != nil || !bytes.HasPrefix(b, []byte(e.Name()+" (mariadbd) ")) {
-			continue
-		}
-		// pid (comm) state ppid ...
-		fields := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
-		if len(fields) > 1 && fields[0] == "Z" && fields[1] == strconv.Itoa(self) {
-			var ws unix.WaitStatus
-			_, _ = unix.Wait4(pid, &ws, unix.WNOHANG, nil)
-		}
-	}
-}
-
-// processGone reports whether pid has exited (a zombie counts), reaping it
-// when it is this process's child.
-func processGone(pid int) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return true
-	}
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 || i+2 >= len(b) || (b[i+2] != 'Z' && b[i+2] != 'X') {
-		return false
-	}
-	var ws unix.WaitStatus
-	_, _ = unix.Wait4(pid, &ws, unix.WNOHANG, nil)
-	return true
-}
-
-func waitGone(pid int, limit time.Duration) bool {
-	deadline := time.Now().Add(limit)
-	for !processGone(pid) {
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return true
-}
+func (n *benchNode) serverPids() []int { return n.srv.Pids() }
 
 // serverPid is the pid in the pid file, checked to be a server of this node.
 func (n *benchNode) serverPid(t *testing.T) int {
@@ -537,92 +309,9 @@ func (n *benchNode) crash(t *testing.T) {
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	if !waitGone(pid, serverEndLimit) {
+	if !galerasolo.WaitGone(pid, serverEndLimit) {
 		t.Fatalf("server pid %d survived SIGKILL", pid)
 	}
-}
-
-// rootDB opens a connection to the node's server as root over the socket.
-func rootDB(socket string) *sql.DB {
-	cfg := mysql.NewConfig()
-	cfg.Net, cfg.Addr, cfg.User = "unix", socket, "root"
-	cfg.Timeout = 2 * time.Second
-	c, err := mysql.NewConnector(cfg)
-	if err != nil {
-		panic(err) // a static configuration
-	}
-	db := sql.OpenDB(c)
-	db.SetMaxOpenConns(1)
-	return db
-}
-
-func statusVar(ctx context.Context, db *sql.DB, name string) (string, error) {
-	var k, v string
-	// SHOW takes no placeholders; name is always one of this file's constants.
-	if err := db.QueryRowContext(ctx, "SHOW GLOBAL STATUS LIKE '"+name+"'").Scan(&k, &v); err != nil {
-		return "", fmt.Errorf("status %s: %w", name, err)
-	}
-	return v, nil
-}
-
-// waitSynced waits until the server on socket is a Synced member of a
-// Primary component and returns its wsrep_last_committed.
-func waitSynced(ctx context.Context, socket string) (int64, error) {
-	db := rootDB(socket)
-	defer db.Close()
-	var last error
-	for {
-		state, err := statusVar(ctx, db, "wsrep_local_state")
-		if err == nil && state == "4" {
-			var v string
-			if v, err = statusVar(ctx, db, "wsrep_last_committed"); err == nil {
-				return strconv.ParseInt(v, 10, 64)
-			}
-		}
-		if err != nil {
-			last = err
-		} else {
-			last = fmt.Errorf("wsrep_local_state %s", state)
-		}
-		select {
-		case <-ctx.Done():
-			return 0, fmt.Errorf("server on %s not synced: %v", socket, last)
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-}
-
-// savedState is grastate.dat as the test reads it.
-type savedState struct {
-	uuid  string
-	seqno int64
-	safe  bool
-}
-
-var grastateLineRE = regexp.MustCompile(`(?m)^(uuid|seqno|safe_to_bootstrap):\s*(\S+)\s*$`)
-
-func readGrastate(datadir string) (savedState, error) {
-	b, err := os.ReadFile(filepath.Join(datadir, "grastate.dat"))
-	if err != nil {
-		return savedState{}, err
-	}
-	g := savedState{seqno: -2}
-	for _, m := range grastateLineRE.FindAllStringSubmatch(string(b), -1) {
-		switch m[1] {
-		case "uuid":
-			g.uuid = m[2]
-		case "seqno":
-			if g.seqno, err = strconv.ParseInt(m[2], 10, 64); err != nil {
-				return g, fmt.Errorf("grastate seqno: %w", err)
-			}
-		case "safe_to_bootstrap":
-			g.safe = m[2] == "1"
-		}
-	}
-	if g.uuid == "" || g.seqno == -2 {
-		return g, fmt.Errorf("grastate.dat without uuid or seqno:\n%s", b)
-	}
-	return g, nil
 }
 
 var recoveredLineRE = regexp.MustCompile(`WSREP: Recovered position:\s+([0-9a-f-]{36}):(-?[0-9]+)`)
@@ -635,14 +324,14 @@ func (n *benchNode) recoverPosition(t *testing.T) string {
 	if err := os.Mkdir(run, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := chownToServer(run); err != nil {
+	if err := galerasolo.ChownToServerUser(run); err != nil {
 		t.Fatal(err)
 	}
 	log := filepath.Join(run, "recover.log")
 	ctx, cancel := context.WithTimeout(context.Background(), serverUpLimit)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, mariadbdPath, "--defaults-file="+n.cnf, "--datadir="+n.datadir,
-		"--user="+componentUser, "--socket="+filepath.Join(run, "recover.sock"),
+	out, err := exec.CommandContext(ctx, galerasolo.Mariadbd, "--defaults-file="+n.cnf, "--datadir="+n.datadir,
+		"--user="+galerasolo.ServerUser, "--socket="+filepath.Join(run, "recover.sock"),
 		"--pid-file="+filepath.Join(run, "recover.pid"), "--log-error="+log, "--wsrep-recover").CombinedOutput()
 	logged, _ := os.ReadFile(log)
 	m := recoveredLineRE.FindAllSubmatch(append(logged, out...), -1)
@@ -682,12 +371,12 @@ func TestComponentOCFTester(t *testing.T) {
 // stop publish, also after the server crashed with writes in flight.
 func TestComponentPublishedPosition(t *testing.T) {
 	n := newNode(t)
-	g, err := readGrastate(n.datadir)
+	g, err := galerasolo.ReadGrastate(n.datadir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := fmt.Sprintf("%s:%d", g.uuid, g.seqno)
-	if g.safe {
+	want := fmt.Sprintf("%s:%d", g.UUID, g.Seqno)
+	if g.SafeToBootstrap {
 		want += ":safe"
 	}
 
@@ -702,7 +391,7 @@ func TestComponentPublishedPosition(t *testing.T) {
 	n.must(t, 0, "promote")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	db := rootDB(n.socket)
+	db := galerasolo.RootDB(n.socket)
 	defer db.Close()
 	for _, q := range []string{
 		"CREATE DATABASE comp",
@@ -717,15 +406,15 @@ func TestComponentPublishedPosition(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	lc, err := statusVar(ctx, db, "wsrep_last_committed")
+	lc, err := galerasolo.StatusVar(ctx, db, "wsrep_last_committed")
 	if err != nil {
 		t.Fatal(err)
 	}
 	committed, _ := strconv.ParseInt(lc, 10, 64)
-	if committed < g.seqno+7 {
-		t.Fatalf("wsrep_last_committed %d after 7 writes on top of seqno %d", committed, g.seqno)
+	if committed < g.Seqno+7 {
+		t.Fatalf("wsrep_last_committed %d after 7 writes on top of seqno %d", committed, g.Seqno)
 	}
-	cluster, err := statusVar(ctx, db, "wsrep_cluster_state_uuid")
+	cluster, err := galerasolo.StatusVar(ctx, db, "wsrep_cluster_state_uuid")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -768,7 +457,7 @@ func TestComponentDeepMonitor(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	db := rootDB(n.socket)
+	db := galerasolo.RootDB(n.socket)
 	defer db.Close()
 	var token int64
 	if err := db.QueryRowContext(ctx, "SELECT token FROM goha.galera_check WHERE node = ?", n.host).Scan(&token); err != nil {
@@ -879,8 +568,8 @@ func TestComponentStopLeftover(t *testing.T) {
 	n := newNode(t)
 
 	// A server as a timed-out promote leaves it, without a pid file.
-	cmd := exec.Command(mariadbdPath, "--defaults-file="+n.cnf, "--datadir="+n.datadir, "--pid-file="+n.pidFile,
-		"--socket="+n.socket, "--user="+componentUser, "--wsrep-cluster-address="+n.address(),
+	cmd := exec.Command(galerasolo.Mariadbd, "--defaults-file="+n.cnf, "--datadir="+n.datadir, "--pid-file="+n.pidFile,
+		"--socket="+n.socket, "--user="+galerasolo.ServerUser, "--wsrep-cluster-address="+n.address(),
 		"--log-error="+n.errLog, "--wsrep-new-cluster")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {
@@ -890,17 +579,17 @@ func TestComponentStopLeftover(t *testing.T) {
 	go func() { _ = cmd.Wait() }()
 	ctx, cancel := context.WithTimeout(context.Background(), serverUpLimit)
 	defer cancel()
-	if _, err := waitSynced(ctx, n.socket); err != nil {
+	if _, err := galerasolo.WaitSynced(ctx, n.socket); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.Remove(n.pidFile); err != nil {
 		t.Fatal(err)
 	}
 	n.must(t, 0, "stop")
-	if !processGone(pid) {
+	if !galerasolo.Gone(pid) {
 		t.Fatalf("stop returned 0 while the leftover server pid %d runs", pid)
 	}
-	if g, err := readGrastate(n.datadir); err != nil || g.seqno < 0 {
+	if g, err := galerasolo.ReadGrastate(n.datadir); err != nil || g.Seqno < 0 {
 		t.Fatalf("the leftover server did not shut down cleanly on SIGTERM: %+v %v", g, err)
 	}
 
@@ -912,7 +601,7 @@ func TestComponentStopLeftover(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := n.must(t, 0, "stop", "CRM_meta_timeout=10000")
-	if !processGone(pid) {
+	if !galerasolo.Gone(pid) {
 		t.Fatalf("stop returned 0 while the stopped server pid %d is still there", pid)
 	}
 	if r.took >= 10*time.Second {
@@ -931,8 +620,8 @@ func TestComponentStopNeedsNoCheckCredentials(t *testing.T) {
 	pid := n.serverPid(t)
 	missing := "check_defaults_file=" + filepath.Join(n.dir, "removed-check.cnf")
 	r := n.agent(t, "stop", missing)
-	if r.rc != 0 || !processGone(pid) {
-		t.Fatalf("stop with an unreadable %s: got %v, server pid %d gone: %v; want rc=0 and the server gone", missing, r, pid, processGone(pid))
+	if r.rc != 0 || !galerasolo.Gone(pid) {
+		t.Fatalf("stop with an unreadable %s: got %v, server pid %d gone: %v; want rc=0 and the server gone", missing, r, pid, galerasolo.Gone(pid))
 	}
 }
 

@@ -1,6 +1,8 @@
 package galera
 
 import (
+	"github.com/goha-ha/goha/agents/galera/grastate"
+
 	"reflect"
 	"strings"
 	"testing"
@@ -69,9 +71,9 @@ func TestDecide(t *testing.T) {
 		{"no majority history: nobody bootstraps", "n1",
 			[]Peer{rep("n1", 10), withUUID(rep("n2", 500), uuidB)}, Wait, nil, "", "cluster UUID"},
 		{"a node without data never bootstraps over one with data", "n1",
-			[]Peer{withUUID(rep("n1", -1), zeroUUID), rep("n2", 0)}, Wait, nil, "n2", ""},
+			[]Peer{withUUID(rep("n1", -1), grastate.ZeroUUID), rep("n2", 0)}, Wait, nil, "n2", ""},
 		{"a new cluster: no node has data", "n1",
-			[]Peer{withUUID(rep("n1", -1), zeroUUID), withUUID(rep("n2", -1), zeroUUID)}, Bootstrap, nil, "n1", ""},
+			[]Peer{withUUID(rep("n1", -1), grastate.ZeroUUID), withUUID(rep("n2", -1), grastate.ZeroUUID)}, Bootstrap, nil, "n1", ""},
 		{"a down node is left out", "n2",
 			[]Peer{st("n1", Down), rep("n2", 7), rep("n3", 6)}, Bootstrap, nil, "n2", ""},
 		{"nobody reported", "n1",
