@@ -500,10 +500,10 @@ func (a *actions) promote(ctx context.Context, r *ocf.Request) error {
 				if err := in.markSafeToBootstrap(); err != nil {
 					return err
 				}
-				return a.launch(ctx, in, LaunchMode{Bootstrap: true})
+				return a.launch(ctx, in, LaunchMode{Bootstrap: true, Recovered: in.recovered(pos)})
 			case Join:
 				r.Log.Infof("joining; state from %s", strings.Join(plan.Donors, ", "))
-				return a.launch(ctx, in, LaunchMode{Donors: plan.Donors})
+				return a.launch(ctx, in, LaunchMode{Donors: plan.Donors, Recovered: in.recovered(pos)})
 			}
 			if plan.Reason != last {
 				r.Log.Infof("promote waits: %s", plan.Reason)
@@ -522,6 +522,15 @@ func (a *actions) promote(ctx context.Context, r *ocf.Request) error {
 		case <-time.After(time.Second):
 		}
 	}
+}
+
+// recovered returns pos when it came from --wsrep-recover rather than from
+// grastate.dat, which the server reads by itself.
+func (in *instance) recovered(pos Position) *Position {
+	if rest := in.restingPosition(); rest != nil || pos.Seqno < 0 {
+		return nil
+	}
+	return &pos
 }
 
 // markSafeToBootstrap sets safe_to_bootstrap in grastate.dat, without which

@@ -441,6 +441,25 @@ func TestComponentPublishedPosition(t *testing.T) {
 	if got, _ := n.attr(t, "master-db"); got != "1000" {
 		t.Fatalf("after the second start master-db = %q, want 1000", got)
 	}
+	// Bootstrapping from the recovered position keeps the cluster's
+	// history: same state UUID, seqnos going on from where they stopped
+	// (without it the server would start a new history at seqno 1 and
+	// every joiner would need a full state transfer).
+	n.must(t, 0, "promote")
+	db = galerasolo.RootDB(n.socket)
+	defer db.Close()
+	after, err := galerasolo.StatusVar(ctx, db, "wsrep_cluster_state_uuid")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lc, err = galerasolo.StatusVar(ctx, db, "wsrep_last_committed")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if now, _ := strconv.ParseInt(lc, 10, 64); after != cluster || now < committed {
+		t.Fatalf("after the crash the cluster restarted at %s:%s, want the history %s:%d kept", after, lc, cluster, committed)
+	}
+	db.Close()
 	n.must(t, 0, "stop")
 	if got, ok := n.attr(t, "master-db"); ok {
 		t.Fatalf("after the second stop master-db = %q, want it removed", got)

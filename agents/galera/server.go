@@ -36,6 +36,11 @@ type Server struct {
 type LaunchMode struct {
 	Bootstrap bool     // --wsrep-new-cluster
 	Donors    []string // wsrep_sst_donor: take state only from these nodes
+	// Recovered is the position --wsrep-recover found after a crash, when
+	// grastate.dat has none: passed as --wsrep-start-position, without
+	// which the server starts a new history (a bootstrap gets a new
+	// cluster UUID and every joiner a full state transfer instead of IST).
+	Recovered *Position
 }
 
 // args is the server's argv for mode: the defaults file first (mariadbd
@@ -57,6 +62,9 @@ func (s *Server) args(mode LaunchMode) []string {
 	}
 	if len(mode.Donors) > 0 {
 		a = append(a, "--wsrep-sst-donor="+strings.Join(mode.Donors, ","))
+	}
+	if p := mode.Recovered; p != nil && p.HasState() && p.Seqno >= 0 {
+		a = append(a, fmt.Sprintf("--wsrep-start-position=%s:%d", p.UUID, p.Seqno))
 	}
 	a = append(a, s.Extra...)
 	if mode.Bootstrap {
