@@ -1,0 +1,77 @@
+// Package labgalera runs MariaDB Galera on the nodes of a lab cluster
+// (internal/lab): a node hook that gives every node its own configuration,
+// data directory and logs, a writer that commits numbered rows from a
+// client namespace, and checks that no acknowledged row was lost and that
+// every node holds the same data. The e2e tests, the demo and the
+// benchmarks share it.
+package labgalera
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+)
+
+// Paths inside a node, as the agents and the MariaDB packaging expect them.
+const (
+	ConfigFile      = "/etc/mysql/my.cnf"
+	CheckConfigFile = "/etc/mysql/goha-check.cnf"
+	ErrorLog        = "/var/log/mysql/error.log"
+	DataDir         = "/var/lib/mysql"
+	Socket          = "/run/mysqld/mysqld.sock"
+	ProviderLib     = "/usr/lib/galera/libgalera_smm.so"
+	Port            = 3306
+)
+
+// Users the template data directory holds.
+const (
+	CheckUser  = "goha_check"  // @localhost, for the agent's write/read-back check in database goha
+	WriterUser = "goha_writer" // @%, ALL on test.*
+)
+
+// MyCnf is the server configuration of one node: wsrep on with rsync SST,
+// the settings Galera requires (ROW binlog, interleaved auto-increment
+// locks, InnoDB), and a small memory footprint so that three servers fit in
+// one lab machine. The cluster address is a placeholder: the resource agent
+// passes the real one on the command line.
+func MyCnf(node string, addr netip.Addr) string {
+	lines := []string{
+		"# Written by the goha lab (internal/labgalera) for node " + node + ".",
+		"[client]",
+		"socket = " + Socket,
+		"",
+		"[mysqld]",
+		"user = mysql",
+		"datadir = " + DataDir,
+		"socket = " + Socket,
+		"pid-file = /run/mysqld/mysqld.pid",
+		"log_error = " + ErrorLog,
+		fmt.Sprintf("port = %d", Port),
+		"bind-address = 0.0.0.0",
+		"skip-name-resolve",
+		"default_storage_engine = InnoDB",
+		"binlog_format = ROW",
+		"innodb_autoinc_lock_mode = 2",
+		"innodb_buffer_pool_size = 32M",
+		"innodb_log_file_size = 16M",
+		"performance_schema = OFF",
+		"max_connections = 50",
+		"",
+		"wsrep_on = ON",
+		"wsrep_provider = " + ProviderLib,
+		"wsrep_provider_options = \"gcache.size=64M\"",
+		"wsrep_cluster_name = goha-lab",
+		"wsrep_cluster_address = gcomm://",
+		"wsrep_node_address = " + addr.String(),
+		"wsrep_node_name = " + node,
+		"wsrep_sst_method = rsync",
+		"",
+	}
+	return strings.Join(lines, "\n")
+}
+
+// CheckCnf is the client option file the goha agent reads with
+// check_defaults_file: the check user and its password.
+func CheckCnf(password string) string {
+	return "[client]\nuser = " + CheckUser + "\npassword = " + password + "\n"
+}
