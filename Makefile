@@ -34,7 +34,7 @@ MANDIR := $(PREFIX)/share/man
 
 # Test time limits; together they stay under the 45 minutes CI allows.
 UNIT_TIMEOUT ?= 15m
-E2E_TIMEOUT ?= 25m
+E2E_TIMEOUT ?= 35m
 PACKAGE_TIMEOUT ?= 5m
 # make soak SOAK_COUNT=10 SOAK_RUN=Galera
 SOAK_COUNT ?= 3
