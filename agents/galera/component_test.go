@@ -14,6 +14,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -747,4 +749,29 @@ func TestComponentMonitorRoles(t *testing.T) {
 	}
 	n.must(t, 0, "stop")
 	n.must(t, 7, "monitor", probe...)
+}
+
+// TestComponentHealthCheck asks goha galera-health's handler about a real
+// server: 200 while it is promoted (Primary, Synced), 503 once it is gone.
+func TestComponentHealthCheck(t *testing.T) {
+	n := newNode(t)
+	check := HealthCheck{Status: Client{Socket: n.socket, Creds: Credentials{User: "root"}}.Wsrep}
+	ask := func() (int, string) {
+		rec := httptest.NewRecorder()
+		check.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+		return rec.Code, rec.Body.String()
+	}
+	n.must(t, 0, "start")
+	if code, body := ask(); code != http.StatusServiceUnavailable {
+		t.Fatalf("unpromoted (no server): %d %q, want 503", code, body)
+	}
+	n.must(t, 0, "promote")
+	if code, body := ask(); code != http.StatusOK || !strings.Contains(body, "Primary, Synced") {
+		t.Fatalf("promoted: %d %q, want 200 Primary, Synced", code, body)
+	}
+	n.must(t, 0, "demote")
+	if code, body := ask(); code != http.StatusServiceUnavailable {
+		t.Fatalf("demoted: %d %q, want 503", code, body)
+	}
+	n.must(t, 0, "stop")
 }
