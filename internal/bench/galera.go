@@ -71,7 +71,7 @@ func GaleraCase(cfg Config) Case {
 			"binary=/usr/sbin/mariadbd and check_user=root, and, since its mysql client takes no socket parameter, " +
 			"HOME with a .my.cnf naming the server's socket. No cluster runs: the reference's crm_node -n fails " +
 			"(it then takes the node name from CRM_meta_on_node) and goha's attribute writes fail and are logged at debug level.",
-		Goal:      &Goal{MaxRatio: 0.1, MaxForks: 0},
+		Goal:      &Goal{MaxRatio: 0.1, MaxForks: 0, CPUOnly: true},
 		Goha:      goha,
 		Reference: reference,
 		Setup:     StartGalera(goha),

@@ -32,7 +32,7 @@ func TestGaleraCaseDeclaration(t *testing.T) {
 	if c.Name != "galera" || c.Action != "" {
 		t.Errorf("name %q action %q, want galera and the default monitor", c.Name, c.Action)
 	}
-	if c.Goal == nil || *c.Goal != (Goal{MaxRatio: 0.1, MaxForks: 0}) {
+	if c.Goal == nil || *c.Goal != (Goal{MaxRatio: 0.1, MaxForks: 0, CPUOnly: true}) {
 		t.Errorf("goal %+v, want a tenth of the reference's CPU and no fork", c.Goal)
 	}
 	if c.Setup == nil || c.Notes == "" {

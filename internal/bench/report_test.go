@@ -102,6 +102,9 @@ func TestGoalCheck(t *testing.T) {
 	if ok, why := res.Goal.Check(res); ok || !strings.Contains(why, "wall —") {
 		t.Errorf("zero reference wall: %v %q", ok, why)
 	}
+	if got := (Goal{MaxRatio: 0.1, MaxForks: 0, CPUOnly: true}).String(); got != "CPU ≤ 0.10×, ≤ 0 forks" {
+		t.Errorf("CPU-only goal reads %q", got)
+	}
 	if got := (Goal{MaxRatio: 0.2, MaxForks: -1}).String(); got != "CPU and wall p50 ≤ 0.20×" {
 		t.Errorf("String = %q", got)
 	}
