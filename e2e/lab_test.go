@@ -1,12 +1,13 @@
 package e2e
 
 import (
+	"github.com/goha-ha/goha/internal/testbuild"
+
 	"context"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -36,16 +37,9 @@ func labNeeds(t *testing.T) {
 // labBinary builds goha from this tree into a temporary directory.
 func labBinary(t *testing.T) string {
 	t.Helper()
-	goTool, err := exec.LookPath("go")
+	bin, err := testbuild.Main(t.TempDir(), "goha", "./cmd/goha")
 	if err != nil {
-		goTool = filepath.Join(runtime.GOROOT(), "bin", "go")
-	}
-	bin := filepath.Join(t.TempDir(), "goha")
-	cmd := exec.Command(goTool, "build", "-o", bin, "./cmd/goha")
-	cmd.Dir = ".."
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build goha: %v\n%s", err, out)
+		t.Fatal(err)
 	}
 	return bin
 }

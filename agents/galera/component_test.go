@@ -8,6 +8,8 @@ package galera
 // starts, directly or through the agent, is ended by PID when the test ends.
 
 import (
+	"github.com/goha-ha/goha/internal/testbuild"
+
 	"bytes"
 	"context"
 	"crypto/rand"
@@ -20,7 +22,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -85,16 +86,8 @@ func prepareBench() error {
 	if err := os.Chmod(dir, 0o755); err != nil {
 		return err
 	}
-	gobin := filepath.Join(runtime.GOROOT(), "bin", "go")
-	mod, err := exec.Command(gobin, "env", "GOMOD").Output()
-	if err != nil {
-		return fmt.Errorf("go env GOMOD: %w", err)
-	}
-	bench.agent = filepath.Join(dir, "galera")
-	build := exec.Command(gobin, "build", "-o", bench.agent, "./agents/galera/internal/galeracmd")
-	build.Dir = filepath.Dir(strings.TrimSpace(string(mod)))
-	if out, err := build.CombinedOutput(); err != nil {
-		return fmt.Errorf("build agent: %w\n%s", err, out)
+	if bench.agent, err = testbuild.Main(dir, "galera", "./agents/galera/internal/galeracmd"); err != nil {
+		return err
 	}
 	bench.template, err = galerasolo.Init(filepath.Join(dir, "seed"))
 	return err

@@ -7,6 +7,8 @@ package garbd
 // why. Every process it starts it ends by pid.
 
 import (
+	"github.com/goha-ha/goha/internal/testbuild"
+
 	"bytes"
 	"context"
 	"fmt"
@@ -14,7 +16,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -60,27 +61,16 @@ func TestMain(m *testing.M) {
 func agentBinary(t *testing.T) string {
 	t.Helper()
 	agentOnce.Do(func() {
-		gobin := filepath.Join(runtime.GOROOT(), "bin", "go")
-		root, err := exec.Command(gobin, "env", "GOMOD").Output()
-		if err != nil {
-			agentErr = fmt.Errorf("go env GOMOD: %w", err)
-			return
-		}
+		var err error
 		if agentDir, err = os.MkdirTemp("", "goha-garbd-"); err != nil {
 			agentErr = err
 			return
 		}
 		// ocf-tester runs meta-data as nobody.
-		if err = os.Chmod(agentDir, 0o755); err != nil {
-			agentErr = err
+		if agentErr = os.Chmod(agentDir, 0o755); agentErr != nil {
 			return
 		}
-		agentPath = filepath.Join(agentDir, "garbd")
-		cmd := exec.Command(gobin, "build", "-o", agentPath, "./agents/garbd/internal/garbdcmd")
-		cmd.Dir = filepath.Dir(strings.TrimSpace(string(root)))
-		if out, err := cmd.CombinedOutput(); err != nil {
-			agentErr = fmt.Errorf("build agent: %v\n%s", err, out)
-		}
+		agentPath, agentErr = testbuild.Main(agentDir, "garbd", "./agents/garbd/internal/garbdcmd")
 	})
 	if agentErr != nil {
 		t.Fatal(agentErr)

@@ -5,6 +5,9 @@ package vip
 // and ip(8); without them they skip and say why.
 
 import (
+	"github.com/goha-ha/goha/internal/testbuild"
+	"runtime"
+
 	"bytes"
 	"context"
 	"fmt"
@@ -14,7 +17,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -58,37 +60,23 @@ func TestMain(m *testing.M) {
 func agentBinary(t *testing.T) string {
 	t.Helper()
 	agentOnce.Do(func() {
-		gobin := filepath.Join(runtime.GOROOT(), "bin", "go")
-		root, err := exec.Command(gobin, "env", "GOMOD").Output()
-		if err != nil {
-			agentErr = fmt.Errorf("go env GOMOD: %w", err)
-			return
-		}
-		modDir := filepath.Dir(strings.TrimSpace(string(root)))
+		var err error
 		if agentDir, err = os.MkdirTemp("", "goha-vip-"); err != nil {
 			agentErr = err
 			return
 		}
 		// ocf-tester runs meta-data as nobody.
-		if err = os.Chmod(agentDir, 0o755); err != nil {
-			agentErr = err
+		if agentErr = os.Chmod(agentDir, 0o755); agentErr != nil {
 			return
 		}
-		build := func(out, pkg string) ([]byte, error) {
-			cmd := exec.Command(gobin, "build", "-o", out, pkg)
-			cmd.Dir = modDir
-			return cmd.CombinedOutput()
-		}
 		agentPath = filepath.Join(agentDir, "vip")
-		if out, err := build(filepath.Join(agentDir, "goha"), "./cmd/goha"); err == nil {
+		if _, err := testbuild.Main(agentDir, "goha", "./cmd/goha"); err == nil {
 			agentErr = os.Symlink("goha", agentPath)
 			return
 		} else {
-			fmt.Fprintf(os.Stderr, "cmd/goha does not build, testing the agent alone:\n%s", out)
+			fmt.Fprintf(os.Stderr, "cmd/goha does not build, testing the agent alone:\n%v\n", err)
 		}
-		if out, err := build(agentPath, "./agents/vip/internal/vipcmd"); err != nil {
-			agentErr = fmt.Errorf("build agent: %v\n%s", err, out)
-		}
+		_, agentErr = testbuild.Main(agentDir, "vip", "./agents/vip/internal/vipcmd")
 	})
 	if agentErr != nil {
 		t.Fatal(agentErr)
