@@ -1,6 +1,8 @@
 package galera
 
 import (
+	"github.com/goha-ha/goha/internal/proc"
+
 	"github.com/goha-ha/goha/agents/galera/grastate"
 
 	"context"
@@ -567,7 +569,7 @@ func (a *actions) launch(ctx context.Context, in *instance, mode LaunchMode) err
 	}
 	var last string
 	for {
-		if !Alive(pid) {
+		if !proc.Alive(pid) {
 			return ocf.Fail(ocf.ErrGeneric, "server exited while starting: %s", in.logTail())
 		}
 		w, err := in.client.Wsrep(ctx)

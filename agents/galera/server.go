@@ -1,6 +1,8 @@
 package galera
 
 import (
+	"github.com/goha-ha/goha/internal/proc"
+
 	"bufio"
 	"context"
 	"fmt"
@@ -189,7 +191,7 @@ func (s *Server) recoverOnce(ctx context.Context, extra ...string) (grastate.Rec
 // start or promote is found by one of these even when its pid file is gone.
 func (s *Server) Find() []int {
 	found := map[int]bool{}
-	if pid, ok := readPid(s.PidFile); ok && s.isServer(pid) && sameMountNS(pid) {
+	if pid, _ := proc.ReadPidFile(s.PidFile); pid > 0 && s.isServer(pid) && sameMountNS(pid) {
 		found[pid] = true
 	}
 	inodes := listeningInodes(s.Socket, s.GaleraPort)
@@ -221,8 +223,8 @@ func (s *Server) Find() []int {
 // the scan of /proc/net that Find does (reading the TCP tables costs a few
 // milliseconds on its own). Leftover servers beside it are stop's business.
 func (s *Server) Running() []int {
-	pid, ok := readPid(s.PidFile)
-	if ok && s.isServer(pid) && sameMountNS(pid) && s.worksIn(pid) {
+	pid, _ := proc.ReadPidFile(s.PidFile)
+	if pid > 0 && s.isServer(pid) && sameMountNS(pid) && s.worksIn(pid) {
 		return []int{pid}
 	}
 	return s.Find()
@@ -263,7 +265,7 @@ func Terminate(ctx context.Context, pids []int, killAt time.Time) error {
 	for {
 		alive := pids[:0:0]
 		for _, pid := range pids {
-			if Alive(pid) {
+			if proc.Alive(pid) {
 				alive = append(alive, pid)
 			}
 		}
@@ -282,26 +284,6 @@ func Terminate(ctx context.Context, pids []int, killAt time.Time) error {
 		case <-tick.C:
 		}
 	}
-}
-
-// Alive reports whether pid exists and is not a zombie.
-func Alive(pid int) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return false
-	}
-	// The state follows the command name in parentheses.
-	i := strings.LastIndexByte(string(b), ')')
-	return i > 0 && i+2 < len(b) && b[i+2] != 'Z' && b[i+2] != 'X'
-}
-
-func readPid(path string) (int, bool) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return 0, false
-	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	return pid, err == nil && pid > 0
 }
 
 // sameMountNS reports whether pid sees the same mounts as this process.

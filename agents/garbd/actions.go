@@ -1,6 +1,8 @@
 package garbd
 
 import (
+	"github.com/goha-ha/goha/internal/proc"
+
 	"context"
 	"errors"
 	"fmt"
@@ -66,7 +68,7 @@ func (a *actions) validate(ctx context.Context, r *ocf.Request) error {
 // find returns the pid of this resource's garbd: the one in the pid file
 // when it is alive and ours, otherwise one found in /proc; 0 when none runs.
 func (a *actions) find(c Config) (int, error) {
-	pid, err := readPidFile(c.Pid)
+	pid, err := proc.ReadPidFile(c.Pid)
 	if err != nil {
 		return 0, err
 	}
@@ -249,7 +251,7 @@ func (a *actions) stop(ctx context.Context, r *ocf.Request) error {
 		return nil
 	}
 	var pids []int
-	if pid, err := readPidFile(c.Pid); err == nil && pid > 0 {
+	if pid, err := proc.ReadPidFile(c.Pid); err == nil && pid > 0 {
 		if argv, err := a.sys.Cmdline(pid); err == nil && c.IsOurs(argv) {
 			pids = append(pids, pid)
 		}
@@ -347,7 +349,7 @@ func (a *actions) waitGone(pids []int, until time.Time) []int {
 
 // loadStateAny returns whatever state was saved last, for messages.
 func loadStateAny(c Config) runState {
-	pid, _ := readPidFile(c.Pid)
+	pid, _ := proc.ReadPidFile(c.Pid)
 	return loadState(c, pid)
 }
 

@@ -1,6 +1,8 @@
 package garbd
 
 import (
+	"github.com/goha-ha/goha/internal/proc"
+
 	"bytes"
 	"context"
 	"errors"
@@ -207,7 +209,7 @@ func TestStartMonitorStop(t *testing.T) {
 	}
 	h.expect("monitor", "monitor", ocf.Success, "", "OCF_RESKEY_CRM_meta_interval=10000")
 
-	pid, _ := readPidFile(h.pidFile())
+	pid, _ := proc.ReadPidFile(h.pidFile())
 	// garbd loses quorum: the next monitor reads only the new line.
 	f, _ := os.OpenFile(h.log, os.O_WRONLY|os.O_APPEND, 0)
 	io.WriteString(f, "2026-11-23 12:05:00.000  INFO: New COMPONENT: primary = no, bootstrap = no, my_idx = 0, memb_num = 1\n")
@@ -270,7 +272,7 @@ func TestStartAdoptsRunningGarbd(t *testing.T) {
 	if h.sys.launchs != 0 {
 		t.Fatal("start launched a second garbd")
 	}
-	if got, _ := readPidFile(h.pidFile()); got != pid {
+	if got, _ := proc.ReadPidFile(h.pidFile()); got != pid {
 		t.Fatalf("pid file names %d, want %d", got, pid)
 	}
 }

@@ -1,6 +1,8 @@
 package garbd
 
 import (
+	"github.com/goha-ha/goha/internal/proc"
+
 	"bufio"
 	"bytes"
 	"encoding/json"
@@ -18,7 +20,7 @@ import (
 )
 
 // errGone is returned for a process that does not exist or is a zombie.
-var errGone = errors.New("no such process")
+var errGone = proc.ErrGone
 
 // system is what the actions need from the operating system: processes,
 // /proc and the agent's files.
@@ -48,7 +50,7 @@ type host struct{}
 
 // Cmdline reads /proc/<pid>/cmdline after checking that pid is not a zombie.
 func (host) Cmdline(pid int) ([]string, error) {
-	state, err := procState(pid)
+	state, err := proc.State(pid)
 	if err != nil {
 		return nil, err
 	}
@@ -72,28 +74,6 @@ func splitCmdline(raw []byte) []string {
 		return nil
 	}
 	return strings.Split(string(raw), "\x00")
-}
-
-// procState is the state letter of /proc/<pid>/stat (R, S, D, Z, ...).
-func procState(pid int) (byte, error) {
-	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ESRCH) {
-		return 0, errGone
-	}
-	if err != nil {
-		return 0, fmt.Errorf("read stat of %d: %w", pid, err)
-	}
-	return statState(raw)
-}
-
-// statState parses the state field, which follows the parenthesised
-// command name (itself free to contain spaces and parentheses).
-func statState(raw []byte) (byte, error) {
-	i := bytes.LastIndexByte(raw, ')')
-	if i < 0 || i+2 >= len(raw) {
-		return 0, fmt.Errorf("malformed stat %q", raw)
-	}
-	return raw[i+2], nil
 }
 
 // Find scans /proc.
@@ -298,22 +278,6 @@ func saveState(c Config, s runState) error {
 		return err
 	}
 	return writeAtomic(statePath(c), append(raw, '\n'))
-}
-
-// readPidFile returns the pid recorded in path, 0 when there is no file.
-func readPidFile(path string) (int, error) {
-	raw, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, fmt.Errorf("read pid file %s: %w", path, err)
-	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(raw)))
-	if err != nil || pid <= 0 {
-		return 0, nil // garbage: as good as no pid file
-	}
-	return pid, nil
 }
 
 func writePidFile(path string, pid int) error {

@@ -1,6 +1,8 @@
 package garbd
 
 import (
+	"github.com/goha-ha/goha/internal/proc"
+
 	"bytes"
 	"errors"
 	"io"
@@ -81,25 +83,6 @@ func TestFollowBounded(t *testing.T) {
 	}
 }
 
-func TestStatState(t *testing.T) {
-	for _, tc := range []struct {
-		stat string
-		want byte
-		ok   bool
-	}{
-		{"1234 (garbd) S 1 1234 1234 0 -1", 'S', true},
-		{"1234 (odd) name)) Z 1 1234", 'Z', true},
-		{"1234 (a b) R 1", 'R', true},
-		{"1234 garbd S", 0, false},
-		{"1234 (garbd)", 0, false},
-	} {
-		got, err := statState([]byte(tc.stat))
-		if (err == nil) != tc.ok || got != tc.want {
-			t.Errorf("statState(%q) = %q, %v; want %q ok=%v", tc.stat, got, err, tc.want, tc.ok)
-		}
-	}
-}
-
 func TestSplitCmdline(t *testing.T) {
 	for _, tc := range []struct {
 		raw  string
@@ -119,18 +102,18 @@ func TestSplitCmdline(t *testing.T) {
 func TestPidFile(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "sub", "g.pid")
-	if pid, err := readPidFile(path); pid != 0 || err != nil {
+	if pid, err := proc.ReadPidFile(path); pid != 0 || err != nil {
 		t.Fatalf("missing pid file: %d, %v", pid, err)
 	}
 	if err := writePidFile(path, 4321); err != nil {
 		t.Fatal(err)
 	}
-	if pid, err := readPidFile(path); pid != 4321 || err != nil {
+	if pid, err := proc.ReadPidFile(path); pid != 4321 || err != nil {
 		t.Fatalf("read back: %d, %v", pid, err)
 	}
 	for _, junk := range []string{"", "garbage\n", "-5\n"} {
 		os.WriteFile(path, []byte(junk), 0o644)
-		if pid, err := readPidFile(path); pid != 0 || err != nil {
+		if pid, err := proc.ReadPidFile(path); pid != 0 || err != nil {
 			t.Errorf("pid file %q: %d, %v; want 0, nil", junk, pid, err)
 		}
 	}

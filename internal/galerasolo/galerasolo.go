@@ -11,6 +11,8 @@
 package galerasolo
 
 import (
+	"github.com/goha-ha/goha/internal/proc"
+
 	"github.com/goha-ha/goha/agents/galera/grastate"
 
 	"bytes"
@@ -315,12 +317,7 @@ func reapServerZombies() {
 // Gone reports whether pid has exited (a zombie counts), reaping it when it
 // is this process's child.
 func Gone(pid int) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return true
-	}
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 || i+2 >= len(b) || (b[i+2] != 'Z' && b[i+2] != 'X') {
+	if proc.Alive(pid) {
 		return false
 	}
 	var ws unix.WaitStatus
