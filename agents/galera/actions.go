@@ -367,7 +367,7 @@ func (in *instance) stopServer(ctx context.Context, why string) error {
 		margin := max(left/10, 2*time.Second)
 		killAt = time.Now().Add(left - margin)
 	}
-	if err := Terminate(ctx, pids, killAt); err != nil {
+	if err := proc.Terminate(ctx, pids, killAt); err != nil {
 		return ocf.Wrap(ocf.ErrGeneric, err, "stop server")
 	}
 	return nil

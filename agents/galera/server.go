@@ -12,7 +12,6 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/goha-ha/goha/agents/galera/grastate"
 )
@@ -250,40 +249,6 @@ func (s *Server) isServer(pid int) bool {
 	}
 	base := filepath.Base(exe)
 	return base == "mariadbd" || base == "mysqld"
-}
-
-// Terminate ends pids: SIGTERM (a clean InnoDB and Galera shutdown), then
-// SIGKILL at killAt, then waits until ctx ends. It succeeds only when every
-// process is gone.
-func Terminate(ctx context.Context, pids []int, killAt time.Time) error {
-	for _, pid := range pids {
-		_ = syscall.Kill(pid, syscall.SIGTERM)
-	}
-	killed := false
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		alive := pids[:0:0]
-		for _, pid := range pids {
-			if proc.Alive(pid) {
-				alive = append(alive, pid)
-			}
-		}
-		if len(alive) == 0 {
-			return nil
-		}
-		if !killed && time.Now().After(killAt) {
-			for _, pid := range alive {
-				_ = syscall.Kill(pid, syscall.SIGKILL)
-			}
-			killed = true
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("server pid %v still running: %w", alive, ctx.Err())
-		case <-tick.C:
-		}
-	}
 }
 
 // sameMountNS reports whether pid sees the same mounts as this process.

@@ -5,6 +5,7 @@ package proc
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -12,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 )
 
 // ErrGone is returned for a process that does not exist (any more).
@@ -62,4 +64,38 @@ func ReadPidFile(path string) (int, error) {
 		return 0, nil // garbage: as good as no pid file
 	}
 	return pid, nil
+}
+
+// Terminate ends pids: SIGTERM (a daemon's clean shutdown), then SIGKILL at
+// killAt, then waits until ctx ends. It succeeds only when every process is
+// gone, so a stop built on it never reports success over a survivor.
+func Terminate(ctx context.Context, pids []int, killAt time.Time) error {
+	for _, pid := range pids {
+		_ = syscall.Kill(pid, syscall.SIGTERM)
+	}
+	killed := false
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		alive := pids[:0:0]
+		for _, pid := range pids {
+			if Alive(pid) {
+				alive = append(alive, pid)
+			}
+		}
+		if len(alive) == 0 {
+			return nil
+		}
+		if !killed && time.Now().After(killAt) {
+			for _, pid := range alive {
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+			}
+			killed = true
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("pid %v still running: %w", alive, ctx.Err())
+		case <-tick.C:
+		}
+	}
 }
