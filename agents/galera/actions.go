@@ -1,6 +1,7 @@
 package galera
 
 import (
+	"github.com/goha-ha/goha/internal/mariadb"
 	"github.com/goha-ha/goha/internal/proc"
 
 	"github.com/goha-ha/goha/agents/galera/grastate"
@@ -61,17 +62,19 @@ func (a *actions) instance(r *ocf.Request) (*instance, error) {
 		self:    self,
 		members: members,
 		server: &Server{
-			Binary:     r.Params.String(pBinary),
-			Config:     r.Params.String(pConfig),
-			Datadir:    r.Params.String(pDatadir),
-			User:       r.Params.String(pUser),
-			Group:      r.Params.String(pGroup),
-			Log:        r.Params.String(pLog),
-			PidFile:    r.Params.String(pPid),
-			Socket:     r.Params.String(pSocket),
-			Address:    r.Params.String(pAddress),
-			Extra:      strings.Fields(r.Params.String(pExtra)),
-			GaleraPort: port,
+			Server: mariadb.Server{
+				Binary:  r.Params.String(pBinary),
+				Config:  r.Params.String(pConfig),
+				Datadir: r.Params.String(pDatadir),
+				User:    r.Params.String(pUser),
+				Group:   r.Params.String(pGroup),
+				Log:     r.Params.String(pLog),
+				PidFile: r.Params.String(pPid),
+				Socket:  r.Params.String(pSocket),
+				Extra:   strings.Fields(r.Params.String(pExtra)),
+				Port:    port,
+			},
+			Address: r.Params.String(pAddress),
 		},
 		client:  Client{Socket: r.Params.String(pSocket), Creds: creds},
 		credErr: credErr,
@@ -82,8 +85,8 @@ func (a *actions) instance(r *ocf.Request) (*instance, error) {
 
 // credentials reads check_defaults_file, then lets check_user and
 // check_passwd override it.
-func credentials(r *ocf.Request) (Credentials, error) {
-	c, err := LoadCredentials(r.Params.String(pCheckDefaults), r.Params.String(pCheckUser), r.Params.IsSet(pCheckUser))
+func credentials(r *ocf.Request) (mariadb.Credentials, error) {
+	c, err := mariadb.LoadCredentials(r.Params.String(pCheckDefaults), r.Params.String(pCheckUser), r.Params.IsSet(pCheckUser))
 	if err != nil {
 		return c, ocf.Wrap(ocf.ErrConfigured, err, "%s", pCheckDefaults)
 	}
@@ -249,7 +252,7 @@ func (in *instance) ensureDatadir(ctx context.Context) error {
 	argv = append(argv, "--datadir="+s.Datadir, "--user="+s.User, "--wsrep-cluster-address=gcomm://")
 	out, err := exec.CommandContext(ctx, installer, argv...).CombinedOutput()
 	if err != nil {
-		return ocf.Fail(ocf.ErrGeneric, "%s: %v: %s", installer, err, lastLines(out, 3))
+		return ocf.Fail(ocf.ErrGeneric, "%s: %v: %s", installer, err, mariadb.LastLines(out, 3))
 	}
 	in.r.Log.Infof("initialised %s", s.Datadir)
 	return nil
@@ -660,7 +663,7 @@ func (in *instance) logTail() string {
 	if len(b) > 8192 {
 		b = b[len(b)-8192:]
 	}
-	return lastLines(b, 3)
+	return mariadb.LastLines(b, 3)
 }
 
 // tcpReachable reports whether host:port accepts a connection within a

@@ -8,6 +8,7 @@ package galera
 // starts, directly or through the agent, is ended by PID when the test ends.
 
 import (
+	"github.com/goha-ha/goha/internal/mariadb"
 	"github.com/goha-ha/goha/internal/testbuild"
 
 	"bytes"
@@ -748,7 +749,7 @@ func TestComponentMonitorRoles(t *testing.T) {
 // server: 200 while it is promoted (Primary, Synced), 503 once it is gone.
 func TestComponentHealthCheck(t *testing.T) {
 	n := newNode(t)
-	check := HealthCheck{Status: Client{Socket: n.socket, Creds: Credentials{User: "root"}}.Wsrep}
+	check := HealthCheck{Status: Client{Socket: n.socket, Creds: mariadb.Credentials{User: "root"}}.Wsrep}
 	ask := func() (int, string) {
 		rec := httptest.NewRecorder()
 		check.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/go-sql-driver/mysql"
+	"github.com/goha-ha/goha/internal/mariadb"
 )
 
 // Client talks to the local server over its unix socket with the MySQL
@@ -15,27 +15,10 @@ import (
 // never appear on a command line.
 type Client struct {
 	Socket string
-	Creds  Credentials
+	Creds  mariadb.Credentials
 }
 
-func (c Client) open() (*sql.DB, error) {
-	cfg := mysql.NewConfig()
-	cfg.Net = "unix"
-	cfg.Addr = c.Socket
-	cfg.User = c.Creds.User
-	cfg.Passwd = c.Creds.Password
-	cfg.Timeout = 2 * time.Second
-	cfg.ReadTimeout = 5 * time.Second
-	cfg.WriteTimeout = 5 * time.Second
-	cfg.AllowNativePasswords = true
-	connector, err := mysql.NewConnector(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("mysql connector: %w", err)
-	}
-	db := sql.OpenDB(connector)
-	db.SetMaxOpenConns(1)
-	return db, nil
-}
+func (c Client) open() (*sql.DB, error) { return mariadb.Connect(c.Socket, c.Creds) }
 
 // wsrepQueried lists the status variables ParseWsrep reads; asking for
 // these alone keeps a monitor's reply small.

@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/goha-ha/goha/internal/mariadb"
+
 	"github.com/urfave/cli/v2"
 
 	"github.com/goha-ha/goha/agents/galera"
@@ -40,7 +42,7 @@ func galeraHealthCommand() *cli.Command {
 }
 
 func runGaleraHealth(c *cli.Context) error {
-	creds, err := galera.LoadCredentials(c.String("defaults-file"), c.String("user"), c.IsSet("user"))
+	creds, err := mariadb.LoadCredentials(c.String("defaults-file"), c.String("user"), c.IsSet("user"))
 	if err != nil {
 		return err
 	}

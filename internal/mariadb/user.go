@@ -1,13 +1,13 @@
-package galera
+package mariadb
 
 import (
 	"os/user"
 	"strconv"
 )
 
-// lookupUser resolves the server's user and group to ids, for the
-// directories the agent creates on its behalf.
-func lookupUser(name, group string) (uid, gid int, ok bool) {
+// LookupUser resolves the server's user and group to ids, for the
+// directories an agent creates on its behalf.
+func LookupUser(name, group string) (uid, gid int, ok bool) {
 	u, err := user.Lookup(name)
 	if err != nil {
 		return 0, 0, false
