@@ -17,9 +17,9 @@
 package galera
 
 import (
-	"fmt"
-	"path/filepath"
 	"time"
+
+	"github.com/goha-ha/goha/internal/mariadb"
 
 	"github.com/goha-ha/goha/internal/version"
 	"github.com/goha-ha/goha/ocf"
@@ -29,16 +29,16 @@ import (
 const (
 	pAddress       = "wsrep_cluster_address"
 	pHostMap       = "cluster_host_map"
-	pBinary        = "binary"
-	pClientBinary  = "client_binary"
-	pConfig        = "config"
-	pDatadir       = "datadir"
-	pUser          = "user"
-	pGroup         = "group"
-	pLog           = "log"
-	pPid           = "pid"
-	pSocket        = "socket"
-	pExtra         = "additional_parameters"
+	pBinary        = mariadb.ParamBinary
+	pClientBinary  = mariadb.ParamClientBinary
+	pConfig        = mariadb.ParamConfig
+	pDatadir       = mariadb.ParamDatadir
+	pUser          = mariadb.ParamUser
+	pGroup         = mariadb.ParamGroup
+	pLog           = mariadb.ParamLog
+	pPid           = mariadb.ParamPid
+	pSocket        = mariadb.ParamSocket
+	pExtra         = mariadb.ParamExtra
 	pCreate        = "enable_creation"
 	pCheckUser     = "check_user"
 	pCheckPasswd   = "check_passwd"
@@ -95,7 +95,7 @@ func newAgent(a *actions) *ocf.Agent {
 }
 
 func params() []ocf.Param {
-	return []ocf.Param{
+	list := []ocf.Param{
 		{
 			Name: pAddress, Required: true,
 			Short: "Galera cluster address",
@@ -116,41 +116,6 @@ func params() []ocf.Param {
 				"wsrep_node_name must be its Pacemaker node name (the default, the host name, " +
 				"usually is).",
 			Check: func(v string) error { _, err := ParseHostMap(v); return err },
-		},
-		{
-			Name: pBinary, Default: "/usr/sbin/mariadbd",
-			Short: "Server binary",
-			Long: "The MariaDB or MySQL server binary (mariadbd or mysqld). mysqld_safe is refused: it " +
-				"restarts a killed server by itself, which hides a crash from the cluster.",
-			Check: func(v string) error {
-				if filepath.Base(v) == "mysqld_safe" || filepath.Base(v) == "mariadbd-safe" {
-					return fmt.Errorf("%s restarts the server behind Pacemaker's back; use mariadbd or mysqld", v)
-				}
-				return nil
-			},
-		},
-		{
-			Name: pClientBinary, Default: "mariadb",
-			Short: "Client binary (unused)",
-			Long: "Accepted so that configurations written for ocf:heartbeat:galera validate. The agent " +
-				"speaks the MySQL protocol itself and runs no client.",
-		},
-		{
-			Name: pConfig, Default: "/etc/mysql/my.cnf",
-			Short: "Server configuration file",
-			Long:  "Passed to the server as --defaults-file; empty uses the server's default search path.",
-		},
-		{Name: pDatadir, Default: "/var/lib/mysql", Short: "Data directory", Long: "The server's data directory, holding grastate.dat."},
-		{Name: pUser, Default: "mysql", Short: "User the server runs as", Long: "Passed to the server as --user."},
-		{Name: pGroup, Default: "mysql", Short: "Group of the server's directories", Long: "The group given to the socket and pid directories the agent creates."},
-		{Name: pLog, Default: "/var/log/mysql/error.log", Short: "Server error log", Long: "Passed as --log-error; exit reasons quote its last lines when the server fails to start."},
-		{Name: pPid, Default: "/run/mysqld/mysqld.pid", Short: "Server pid file", Long: "Passed as --pid-file."},
-		{Name: pSocket, Default: "/run/mysqld/mysqld.sock", Short: "Server unix socket", Long: "Passed as --socket; monitor connects to it."},
-		{
-			Name:  pExtra,
-			Short: "Additional server parameters",
-			Long: "Extra arguments for the server, separated by spaces (no shell quoting: each word is " +
-				"one argument), e.g. \"--innodb-buffer-pool-size=1G\".",
 		},
 		{
 			Name: pCreate, Type: ocf.Boolean, Default: "false",
@@ -196,4 +161,7 @@ func params() []ocf.Param {
 				"enabled there, so it changes nothing here.",
 		},
 	}
+	// The server process, declared as ocf:goha:mysql declares it; after
+	// the cluster address so the meta-data lists what matters first.
+	return append(list[:2:2], append(mariadb.ServerParams(), list[2:]...)...)
 }
