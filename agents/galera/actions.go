@@ -40,7 +40,7 @@ type instance struct {
 }
 
 func (a *actions) instance(r *ocf.Request) (*instance, error) {
-	hm, err := ParseHostMap(r.Params.String(pHostMap))
+	hm, err := mariadb.ParseHostMap(r.Params.String(pHostMap))
 	if err != nil {
 		return nil, ocf.Wrap(ocf.ErrConfigured, err, "%s", pHostMap)
 	}
@@ -94,13 +94,8 @@ func (a *actions) validate(ctx context.Context, r *ocf.Request) error {
 	if in.credErr != nil {
 		return in.credErr
 	}
-	if fi, err := os.Stat(in.server.Binary); err != nil || fi.Mode()&0o111 == 0 {
-		return ocf.Fail(ocf.ErrInstalled, "%s %s is not an executable file", pBinary, in.server.Binary)
-	}
-	if c := in.server.Config; c != "" {
-		if _, err := os.Stat(c); err != nil {
-			return ocf.Fail(ocf.ErrInstalled, "%s %s: %v", pConfig, c, err)
-		}
+	if err := in.server.CheckInstalled(); err != nil {
+		return err
 	}
 	for _, m := range in.members {
 		if m.Node == in.self {

@@ -5,6 +5,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/goha-ha/goha/internal/mariadb"
 )
 
 // Member is one Galera node of wsrep_cluster_address.
@@ -20,7 +22,7 @@ const DefaultGaleraPort = 4567
 // Members maps the hosts of a gcomm:// address to Pacemaker nodes, through
 // the host map where it names the host, else the host is the node name.
 // Names are compared whole, never as substrings. Sorted by node name.
-func Members(address string, m HostMap) ([]Member, error) {
+func Members(address string, m mariadb.HostMap) ([]Member, error) {
 	hosts, err := ClusterHosts(address)
 	if err != nil {
 		return nil, err
@@ -110,30 +112,4 @@ func stripPort(h string) (string, error) {
 		return "", fmt.Errorf("empty host")
 	}
 	return h, nil
-}
-
-// HostMap is cluster_host_map: Pacemaker node name to the host the node has
-// in wsrep_cluster_address, for clusters whose two names differ.
-type HostMap map[string]string
-
-// ParseHostMap reads "node1:host1;node2:host2" (spaces and a trailing ;
-// are allowed).
-func ParseHostMap(s string) (HostMap, error) {
-	m := HostMap{}
-	for _, pair := range strings.Split(s, ";") {
-		pair = strings.TrimSpace(pair)
-		if pair == "" {
-			continue
-		}
-		node, host, ok := strings.Cut(pair, ":")
-		node, host = strings.TrimSpace(node), strings.TrimSpace(host)
-		if !ok || node == "" || host == "" {
-			return nil, fmt.Errorf("cluster_host_map entry %q: want node:host", pair)
-		}
-		if _, dup := m[node]; dup {
-			return nil, fmt.Errorf("cluster_host_map names node %s twice", node)
-		}
-		m[node] = host
-	}
-	return m, nil
 }

@@ -3,6 +3,8 @@ package galera
 import (
 	"reflect"
 	"testing"
+
+	"github.com/goha-ha/goha/internal/mariadb"
 )
 
 func TestClusterHosts(t *testing.T) {
@@ -29,7 +31,7 @@ func TestClusterHosts(t *testing.T) {
 }
 
 func TestHostMap(t *testing.T) {
-	m, err := ParseHostMap("pcmk1:db1; pcmk2:db2;")
+	m, err := mariadb.ParseHostMap("pcmk1:db1; pcmk2:db2;")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,8 +42,8 @@ func TestHostMap(t *testing.T) {
 		t.Errorf("Members = %v, %v; want %v", got, err, want)
 	}
 	for _, bad := range []string{"pcmk1", "pcmk1:", ":db1", "a:b;a:c"} {
-		if _, err := ParseHostMap(bad); err == nil {
-			t.Errorf("ParseHostMap(%q) accepted", bad)
+		if _, err := mariadb.ParseHostMap(bad); err == nil {
+			t.Errorf("mariadb.ParseHostMap(%q) accepted", bad)
 		}
 	}
 }

@@ -115,7 +115,7 @@ func params() []ocf.Param {
 				"name is also the donor name given to wsrep_sst_donor, so each server's " +
 				"wsrep_node_name must be its Pacemaker node name (the default, the host name, " +
 				"usually is).",
-			Check: func(v string) error { _, err := ParseHostMap(v); return err },
+			Check: func(v string) error { _, err := mariadb.ParseHostMap(v); return err },
 		},
 		{
 			Name: pCreate, Type: ocf.Boolean, Default: "false",

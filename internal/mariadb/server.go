@@ -6,6 +6,7 @@ package mariadb
 
 import (
 	"github.com/goha-ha/goha/internal/proc"
+	"github.com/goha-ha/goha/ocf"
 
 	"bufio"
 	"fmt"
@@ -250,4 +251,18 @@ func LastLines(b []byte, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, " | ")
+}
+
+// CheckInstalled fails with OCF_ERR_INSTALLED, naming the parameter, when
+// the server binary is not executable or the configuration file is missing.
+func (s *Server) CheckInstalled() error {
+	if fi, err := os.Stat(s.Binary); err != nil || fi.Mode()&0o111 == 0 || fi.IsDir() {
+		return ocf.Fail(ocf.ErrInstalled, "%s %s is not an executable file", ParamBinary, s.Binary)
+	}
+	if c := s.Config; c != "" {
+		if _, err := os.Stat(c); err != nil {
+			return ocf.Fail(ocf.ErrInstalled, "%s %s: %v", ParamConfig, c, err)
+		}
+	}
+	return nil
 }

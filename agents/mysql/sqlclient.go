@@ -1,0 +1,290 @@
+package mysql
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"net"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+
+	"github.com/goha-ha/goha/internal/mariadb"
+)
+
+// server is the local server as the actions talk to it, over its unix
+// socket with the MySQL protocol: no forked client, no password on a
+// command line.
+type server struct {
+	db      *sql.DB
+	mariaDB bool // MariaDB rather than MySQL: which statements and variables
+}
+
+// connect opens the local server and learns its flavour.
+func connect(ctx context.Context, socket string, c mariadb.Credentials) (*server, error) {
+	db, err := mariadb.Connect(socket, c)
+	if err != nil {
+		return nil, err
+	}
+	var version string
+	if err := db.QueryRowContext(ctx, "SELECT @@version").Scan(&version); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("connect to %s: %w", socket, err)
+	}
+	return &server{db: db, mariaDB: strings.Contains(strings.ToLower(version), "mariadb")}, nil
+}
+
+func (s *server) Close() error { return s.db.Close() }
+
+// binlogQuery reads every transaction a server holds.
+func binlogQuery(mariaDB bool) string {
+	if mariaDB {
+		return "SELECT @@gtid_binlog_pos"
+	}
+	return "SELECT @@gtid_executed"
+}
+
+// observe reads read_only, the server's GTID set and its replica status.
+func (s *server) observe(ctx context.Context) (Observed, error) {
+	var o Observed
+	var readOnly int
+	if err := s.db.QueryRowContext(ctx, "SELECT @@read_only").Scan(&readOnly); err != nil {
+		return o, fmt.Errorf("read read_only: %w", err)
+	}
+	o.ReadOnly = readOnly != 0
+	var pos string
+	if err := s.db.QueryRowContext(ctx, binlogQuery(s.mariaDB)).Scan(&pos); err != nil {
+		return o, fmt.Errorf("read GTID position: %w", err)
+	}
+	var err error
+	if o.Binlog, err = ParseGTIDSet(pos); err != nil {
+		return o, err
+	}
+	row, err := s.replicaStatus(ctx)
+	if err != nil {
+		return o, err
+	}
+	o.Replica = ParseReplicaStatus(row)
+	return o, nil
+}
+
+// replicaStatus is SHOW REPLICA STATUS as column name to value; empty
+// when no source is configured.
+func (s *server) replicaStatus(ctx context.Context) (map[string]string, error) {
+	rows, err := s.db.QueryContext(ctx, "SHOW REPLICA STATUS")
+	if err != nil {
+		return nil, fmt.Errorf("show replica status: %w", err)
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]string{}
+	if !rows.Next() {
+		return out, rows.Err()
+	}
+	vals := make([]sql.RawBytes, len(cols))
+	ptrs := make([]any, len(cols))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	if err := rows.Scan(ptrs...); err != nil {
+		return nil, fmt.Errorf("show replica status: %w", err)
+	}
+	for i, c := range cols {
+		if vals[i] == nil {
+			out[c] = "NULL"
+			continue
+		}
+		out[c] = string(vals[i])
+	}
+	return out, rows.Err()
+}
+
+// ParseReplicaStatus reads one row of SHOW REPLICA STATUS, in MariaDB's
+// column names (Slave_*, Master_*) or MySQL 8's (Replica_*, Source_*).
+func ParseReplicaStatus(row map[string]string) Replica {
+	get := func(names ...string) string {
+		for _, n := range names {
+			if v, ok := row[n]; ok {
+				return v
+			}
+		}
+		return ""
+	}
+	num := func(names ...string) int64 {
+		n, err := strconv.ParseInt(get(names...), 10, 64)
+		if err != nil {
+			return -1
+		}
+		return n
+	}
+	r := Replica{
+		Source:     get("Master_Host", "Source_Host"),
+		IORunning:  get("Slave_IO_Running", "Replica_IO_Running"),
+		SQLRunning: get("Slave_SQL_Running", "Replica_SQL_Running") == "Yes",
+		IOErrno:    int(max(num("Last_IO_Errno"), 0)),
+		IOError:    get("Last_IO_Error"),
+		SQLErrno:   int(max(num("Last_SQL_Errno"), 0)),
+		SQLError:   get("Last_SQL_Error"),
+		Lag:        num("Seconds_Behind_Master", "Seconds_Behind_Source"),
+	}
+	readFile, execFile := get("Master_Log_File", "Source_Log_File"), get("Relay_Master_Log_File", "Relay_Source_Log_File")
+	readPos, execPos := num("Read_Master_Log_Pos", "Read_Source_Log_Pos"), num("Exec_Master_Log_Pos", "Exec_Source_Log_Pos")
+	r.RelayApplied = readFile == execFile && readPos == execPos && readPos >= 0
+	return r
+}
+
+// sourceBinlog asks the server at addr (host:port) for every transaction
+// it holds, as the replication user; nil when it cannot be asked.
+func sourceBinlog(ctx context.Context, addr string, c mariadb.Credentials, mariaDB bool) (*GTIDSet, error) {
+	cfg := mysql.NewConfig()
+	cfg.Net = "tcp"
+	cfg.Addr = addr
+	cfg.User = c.User
+	cfg.Passwd = c.Password
+	cfg.Timeout = time.Second
+	cfg.ReadTimeout = 2 * time.Second
+	cfg.WriteTimeout = 2 * time.Second
+	cfg.AllowNativePasswords = true
+	connector, err := mysql.NewConnector(cfg)
+	if err != nil {
+		return nil, err
+	}
+	db := sql.OpenDB(connector)
+	defer db.Close()
+	var pos string
+	if err := db.QueryRowContext(ctx, binlogQuery(mariaDB)).Scan(&pos); err != nil {
+		return nil, fmt.Errorf("ask %s for its GTID position: %w", addr, err)
+	}
+	g, err := ParseGTIDSet(pos)
+	if err != nil {
+		return nil, err
+	}
+	return &g, nil
+}
+
+// setReadOnly switches writes off or on; MySQL's super_read_only too, so
+// that no administrative session writes on a replica either.
+func (s *server) setReadOnly(ctx context.Context, on bool) error {
+	stmts := []string{"SET GLOBAL read_only = OFF"}
+	if on {
+		stmts = []string{"SET GLOBAL read_only = ON"}
+	}
+	if !s.mariaDB {
+		if on {
+			stmts = []string{"SET GLOBAL super_read_only = ON"}
+		} else {
+			stmts = []string{"SET GLOBAL super_read_only = OFF", "SET GLOBAL read_only = OFF"}
+		}
+	}
+	return s.exec(ctx, stmts...)
+}
+
+// Replication is where a server replicates from.
+type Replication struct {
+	Host  string
+	Port  int
+	Creds mariadb.Credentials
+}
+
+// replicateFrom points the replication threads at r, with GTID
+// positioning, and starts them.
+func (s *server) replicateFrom(ctx context.Context, r Replication) error {
+	if s.mariaDB {
+		return s.exec(ctx,
+			"STOP SLAVE",
+			fmt.Sprintf("CHANGE MASTER TO MASTER_HOST = %s, MASTER_PORT = %d, MASTER_USER = %s, MASTER_PASSWORD = %s, "+
+				"MASTER_USE_GTID = current_pos, MASTER_CONNECT_RETRY = 1",
+				quote(r.Host), r.Port, quote(r.Creds.User), quote(r.Creds.Password)),
+			"START SLAVE")
+	}
+	return s.exec(ctx,
+		"STOP REPLICA",
+		fmt.Sprintf("CHANGE REPLICATION SOURCE TO SOURCE_HOST = %s, SOURCE_PORT = %d, SOURCE_USER = %s, SOURCE_PASSWORD = %s, "+
+			"SOURCE_AUTO_POSITION = 1, SOURCE_CONNECT_RETRY = 1, GET_SOURCE_PUBLIC_KEY = 1",
+			quote(r.Host), r.Port, quote(r.Creds.User), quote(r.Creds.Password)),
+		"START REPLICA")
+}
+
+// startReplica starts the configured replication threads.
+func (s *server) startReplica(ctx context.Context) error {
+	if s.mariaDB {
+		return s.exec(ctx, "START SLAVE")
+	}
+	return s.exec(ctx, "START REPLICA")
+}
+
+// setSemiSync turns the writer's side of semi-synchronous replication on
+// (waiting for the replica after the binlog is synced, before the engine
+// commits) or off. MariaDB has it built in.
+func (s *server) setSemiSync(ctx context.Context, writer bool, timeoutMS int64) error {
+	if !s.mariaDB {
+		return fmt.Errorf("semi_sync needs MariaDB (MySQL's semi-sync plugins are not loaded by this agent)")
+	}
+	if !writer {
+		return s.exec(ctx, "SET GLOBAL rpl_semi_sync_master_enabled = OFF")
+	}
+	return s.exec(ctx,
+		"SET GLOBAL rpl_semi_sync_master_wait_point = AFTER_SYNC",
+		fmt.Sprintf("SET GLOBAL rpl_semi_sync_master_timeout = %d", timeoutMS),
+		"SET GLOBAL rpl_semi_sync_master_enabled = ON")
+}
+
+// binlogEnabled reports whether log_bin and log_slave_updates are on, which
+// master-master replication with GTIDs needs.
+func (s *server) binlogEnabled(ctx context.Context) (bool, error) {
+	var logBin, slaveUpdates int
+	q := "SELECT @@log_bin, @@log_slave_updates"
+	if !s.mariaDB {
+		q = "SELECT @@log_bin, @@log_replica_updates"
+	}
+	if err := s.db.QueryRowContext(ctx, q).Scan(&logBin, &slaveUpdates); err != nil {
+		return false, fmt.Errorf("read log_bin: %w", err)
+	}
+	return logBin != 0 && slaveUpdates != 0, nil
+}
+
+// countRows reads table, for OCF_CHECK_LEVEL=10.
+func (s *server) countRows(ctx context.Context, table string) error {
+	var n int64
+	return s.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+table).Scan(&n)
+}
+
+func (s *server) exec(ctx context.Context, stmts ...string) error {
+	for _, q := range stmts {
+		if _, err := s.db.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("%s: %w", redactPassword(q), err)
+		}
+	}
+	return nil
+}
+
+// quote makes s a SQL string literal (the server's default escaping).
+func quote(s string) string {
+	r := strings.NewReplacer(`\`, `\\`, `'`, `\'`, "\x00", `\0`, "\n", `\n`, "\r", `\r`, "\x1a", `\Z`)
+	return "'" + r.Replace(s) + "'"
+}
+
+var passwordClause = regexp.MustCompile(`(PASSWORD = )'(?:[^'\\]|\\.)*'`)
+
+// redactPassword keeps a replication password out of error messages.
+func redactPassword(q string) string { return passwordClause.ReplaceAllString(q, "$1'***'") }
+
+var tableName = regexp.MustCompile(`^[A-Za-z0-9_$]+(\.[A-Za-z0-9_$]+)?$`)
+
+// checkTableName accepts db.table or table made of plain identifier
+// characters, so the name can go into a query unquoted.
+func checkTableName(v string) error {
+	if !tableName.MatchString(v) {
+		return fmt.Errorf("is not a plain [database.]table name")
+	}
+	return nil
+}
+
+// hostPort joins a host and port, bracketing IPv6 literals.
+func hostPort(host string, port int) string { return net.JoinHostPort(host, strconv.Itoa(port)) }
