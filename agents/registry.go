@@ -7,6 +7,8 @@ import (
 
 	"github.com/goha-ha/goha/agents/galera"
 	"github.com/goha-ha/goha/agents/garbd"
+	"github.com/goha-ha/goha/agents/mysql"
+	"github.com/goha-ha/goha/agents/osm"
 	"github.com/goha-ha/goha/agents/vip"
 	"github.com/goha-ha/goha/ocf"
 )
@@ -16,6 +18,8 @@ func All() []*ocf.Agent {
 	list := []*ocf.Agent{
 		galera.Agent(),
 		garbd.Agent(),
+		mysql.Agent(),
+		osm.Agent(),
 		vip.Agent(),
 	}
 	sort.Slice(list, func(i, j int) bool { return list[i].Name < list[j].Name })
