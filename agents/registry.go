@@ -5,6 +5,7 @@ package agents
 import (
 	"sort"
 
+	"github.com/goha-ha/goha/agents/apache"
 	"github.com/goha-ha/goha/agents/galera"
 	"github.com/goha-ha/goha/agents/garbd"
 	"github.com/goha-ha/goha/agents/mysql"
@@ -16,6 +17,7 @@ import (
 // All returns every agent, sorted by name.
 func All() []*ocf.Agent {
 	list := []*ocf.Agent{
+		apache.Agent(),
 		galera.Agent(),
 		garbd.Agent(),
 		mysql.Agent(),

@@ -12,7 +12,7 @@ import (
 
 	"github.com/goha-ha/goha/agents"
 	"github.com/goha-ha/goha/internal/lab"
-	"github.com/goha-ha/goha/internal/labgalera"
+	"github.com/goha-ha/goha/internal/labmariadb"
 )
 
 // maxArbitratedWriteGap bounds the longest time without an acknowledged
@@ -33,7 +33,7 @@ func TestGaleraArbitrator(t *testing.T) {
 	agent, all := galeraAgent()
 	if !all {
 		t.Skipf("the arbitrator scenario runs against ocf:goha:galera, which is not registered yet (%s=%s runs it against the reference agent)",
-			galeraAgentEnv, labgalera.AgentReference)
+			galeraAgentEnv, labmariadb.AgentReference)
 	}
 	if agents.Lookup("garbd") == nil {
 		t.Skip("the arbitrator scenario needs ocf:goha:garbd, which is not registered")
@@ -42,7 +42,7 @@ func TestGaleraArbitrator(t *testing.T) {
 		t.Skip("the arbitrator scenario needs /usr/bin/garbd (galera-arbitrator-4)")
 	}
 	t.Cleanup(func() {
-		if err := labgalera.RemoveSharedTemplate(); err != nil {
+		if err := labmariadb.RemoveSharedTemplate(); err != nil {
 			t.Errorf("remove galera template: %v", err)
 		}
 	})
@@ -52,7 +52,7 @@ func TestGaleraArbitrator(t *testing.T) {
 	})
 	fx.l = startLab(t, lab.Config{
 		Name: fmt.Sprintf("gal%d-arb", os.Getpid()%1000000), Nodes: 5, Binary: fx.binary,
-		OCFAgents: []string{"galera", "garbd"}, Hooks: []lab.NodeHook{labgalera.Hook()},
+		OCFAgents: []string{"galera", "garbd"}, Hooks: []lab.NodeHook{labmariadb.Hook()},
 		OnlineTimeout: 2 * time.Minute,
 	})
 	a := &arbitratedLab{fx: fx, db: []string{"n1", "n2", "n3", "n4"}, arb: "n5"}
@@ -68,7 +68,7 @@ func TestGaleraArbitrator(t *testing.T) {
 	// The writer sits with n1 and n2, as an application behind a proxy on
 	// that side would: it measures what they acknowledge, not how long
 	// connecting to the unreachable servers takes.
-	w, err := labgalera.NewWriter(ctx, fx.l, "c1", []string{"n1", "n2"})
+	w, err := labmariadb.NewWriter(ctx, fx.l, "c1", []string{"n1", "n2"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +102,7 @@ func TestGaleraArbitrator(t *testing.T) {
 	for _, n := range []string{"n3", "n4"} {
 		j := fx.lastJoin(t, n)
 		t.Logf("%s rejoined by %s (donor %q, %d write sets by IST)", n, j.Method, j.Donor, j.Writesets)
-		if j.Method != labgalera.JoinIST && j.Method != labgalera.JoinSST {
+		if j.Method != labmariadb.JoinIST && j.Method != labmariadb.JoinSST {
 			t.Errorf("%s rejoined by %q, want IST or SST", n, j.Method)
 		}
 	}
@@ -116,8 +116,8 @@ func TestGaleraArbitrator(t *testing.T) {
 
 	// Verify counts the servers of a whole cluster: without the arbitrator
 	// that is the four of them.
-	fx.pcs(t, ctx, "resource", "disable", labgalera.ArbitratorResource, "--wait=60")
-	res, err := labgalera.Verify(ctx, fx.l, a.db, w.Acked())
+	fx.pcs(t, ctx, "resource", "disable", labmariadb.ArbitratorResource, "--wait=60")
+	res, err := labmariadb.Verify(ctx, fx.l, a.db, w.Acked())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,41 +145,41 @@ type arbitratedLab struct {
 func (a *arbitratedLab) create(t *testing.T, ctx context.Context) {
 	t.Helper()
 	l := a.fx.l
-	args, err := labgalera.CreateArgs(a.fx.agent, a.db, "--disabled")
+	args, err := labmariadb.CreateArgs(a.fx.agent, a.db, "--disabled")
 	if err != nil {
 		t.Fatal(err)
 	}
-	clone := labgalera.Resource + "-clone"
+	clone := labmariadb.Resource + "-clone"
 	a.exec(t, ctx, args)
-	for _, c := range labgalera.PinArgs(clone, nil, []string{a.arb}) {
+	for _, c := range labmariadb.PinArgs(clone, nil, []string{a.arb}) {
 		a.exec(t, ctx, c)
 	}
 	begin := time.Now()
 	a.exec(t, ctx, []string{"pcs", "resource", "enable", clone})
 	wctx, cancel := context.WithTimeout(ctx, 4*time.Minute)
 	defer cancel()
-	if err := labgalera.WaitAllPromoted(wctx, l, a.db); err != nil {
+	if err := labmariadb.WaitAllPromoted(wctx, l, a.db); err != nil {
 		t.Fatalf("cold start: %v", err)
 	}
-	if _, err := labgalera.WaitSynced(wctx, l, a.db); err != nil {
+	if _, err := labmariadb.WaitSynced(wctx, l, a.db); err != nil {
 		t.Fatalf("cold start: %v", err)
 	}
 	t.Logf("cold start with %s: %v promoted and Synced %s after the clone was enabled", a.fx.agent, a.db, time.Since(begin).Round(100*time.Millisecond))
 
-	a.exec(t, ctx, labgalera.ArbitratorCreateArgs(a.arb, a.db, "--disabled"))
-	for _, c := range labgalera.PinArgs(labgalera.ArbitratorResource, []string{a.arb}, a.db) {
+	a.exec(t, ctx, labmariadb.ArbitratorCreateArgs(a.arb, a.db, "--disabled"))
+	for _, c := range labmariadb.PinArgs(labmariadb.ArbitratorResource, []string{a.arb}, a.db) {
 		a.exec(t, ctx, c)
 	}
 	begin = time.Now()
-	a.exec(t, ctx, []string{"pcs", "resource", "enable", labgalera.ArbitratorResource})
-	where, err := l.WaitRole(wctx, "n1", labgalera.ArbitratorResource, "Started")
+	a.exec(t, ctx, []string{"pcs", "resource", "enable", labmariadb.ArbitratorResource})
+	where, err := l.WaitRole(wctx, "n1", labmariadb.ArbitratorResource, "Started")
 	if err != nil {
 		t.Fatalf("arbitrator: %v", err)
 	}
 	if where != a.arb {
 		t.Fatalf("arbitrator started on %s, want %s", where, a.arb)
 	}
-	st, err := labgalera.WaitSyncedIn(wctx, l, a.db, len(a.db)+1)
+	st, err := labmariadb.WaitSyncedIn(wctx, l, a.db, len(a.db)+1)
 	if err != nil {
 		t.Fatalf("arbitrator: %v", err)
 	}
@@ -221,14 +221,14 @@ func (a *arbitratedLab) partition(t *testing.T, ctx context.Context) {
 	}
 	since := func() time.Duration { return time.Since(a.cut).Round(100 * time.Millisecond) }
 	fenced := map[string]time.Duration{}
-	var nearStatus map[string]labgalera.WsrepStatus
+	var nearStatus map[string]labmariadb.WsrepStatus
 	var view lab.ClusterView
 	deadline := a.cut.Add(100 * time.Second)
 	for len(fenced) < len(far) {
 		if time.Now().After(deadline) {
 			t.Fatalf("%v not both fenced %s after the partition (fenced: %v)", far, since(), fenced)
 		}
-		st, errs, err := labgalera.StatusFrom(ctx, l, "c2", far)
+		st, errs, err := labmariadb.StatusFrom(ctx, l, "c2", far)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -237,7 +237,7 @@ func (a *arbitratedLab) partition(t *testing.T, ctx context.Context) {
 				report("primary "+n, "%s is Primary in the half without the arbitrator %s after the cut: %s", n, since(), s)
 			}
 		}
-		st, errs, err = labgalera.StatusFrom(ctx, l, "c1", near)
+		st, errs, err = labmariadb.StatusFrom(ctx, l, "c1", near)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -284,12 +284,12 @@ func (a *arbitratedLab) partition(t *testing.T, ctx context.Context) {
 	}
 	// Galera may install the view without n3 and n4 only now.
 	for settle := time.Now().Add(20 * time.Second); ; time.Sleep(500 * time.Millisecond) {
-		st, errs, err := labgalera.StatusFrom(ctx, l, "c1", near)
+		st, errs, err := labmariadb.StatusFrom(ctx, l, "c1", near)
 		if err != nil {
 			t.Fatal(err)
 		}
 		nearStatus = st
-		ok, why := labgalera.SyncedIn(near, len(nearAll), st, errs)
+		ok, why := labmariadb.SyncedIn(near, len(nearAll), st, errs)
 		if ok {
 			break
 		}
@@ -313,10 +313,10 @@ func (a *arbitratedLab) waitWhole(t *testing.T, ctx context.Context, what string
 	if err := l.WaitOnline(wctx); err != nil {
 		t.Fatalf("%s: %v", what, err)
 	}
-	if err := labgalera.WaitAllPromoted(wctx, l, a.db); err != nil {
+	if err := labmariadb.WaitAllPromoted(wctx, l, a.db); err != nil {
 		t.Fatalf("%s: %v", what, err)
 	}
-	if _, err := labgalera.WaitSyncedIn(wctx, l, a.db, len(a.db)+1); err != nil {
+	if _, err := labmariadb.WaitSyncedIn(wctx, l, a.db, len(a.db)+1); err != nil {
 		t.Fatalf("%s: %v", what, err)
 	}
 }
@@ -359,7 +359,7 @@ func (a *arbitratedLab) dump(t *testing.T) {
 		t.Logf("%s crm_mon:\n%s", n.Name, out)
 		logTail(t, n.Name+" pacemaker.log (agents)", filepath.Join(n.Dir, "var-log-pacemaker", "pacemaker.log"), agentLine, 40)
 		if n.Name == a.arb {
-			logTail(t, n.Name+" garbd.log", filepath.Join(n.Dir, "var-log-cluster", filepath.Base(labgalera.ArbitratorLog)), nil, 120)
+			logTail(t, n.Name+" garbd.log", filepath.Join(n.Dir, "var-log-cluster", filepath.Base(labmariadb.ArbitratorLog)), nil, 120)
 			continue
 		}
 		if a.marks != nil {
@@ -372,10 +372,10 @@ func (a *arbitratedLab) dump(t *testing.T) {
 			if len(keep) > 80 {
 				keep = keep[:80]
 			}
-			t.Logf("%s %s from the partition on (first WSREP lines):\n%s", n.Name, labgalera.ErrorLog, strings.Join(keep, "\n"))
+			t.Logf("%s %s from the partition on (first WSREP lines):\n%s", n.Name, labmariadb.ErrorLog, strings.Join(keep, "\n"))
 		}
-		if p, err := labgalera.ErrorLogPath(l, n.Name); err == nil {
-			logTail(t, n.Name+" "+labgalera.ErrorLog, p, nil, 25)
+		if p, err := labmariadb.ErrorLogPath(l, n.Name); err == nil {
+			logTail(t, n.Name+" "+labmariadb.ErrorLog, p, nil, 25)
 		}
 	}
 }

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/goha-ha/goha/internal/bench"
-	"github.com/goha-ha/goha/internal/labgalera"
+	"github.com/goha-ha/goha/internal/labmariadb"
 )
 
 // Knobs of TestGaleraBench. It runs only with GOHA_BENCH=1 (make bench
@@ -68,7 +68,7 @@ func TestGaleraBench(t *testing.T) {
 			sides[agent] = runGaleraBench(t, agent, reps, bound)
 		})
 	}
-	goha, ref := sides[labgalera.AgentGoha], sides[labgalera.AgentReference]
+	goha, ref := sides[labmariadb.AgentGoha], sides[labmariadb.AgentReference]
 	for _, agent := range agentsRun {
 		s := sides[agent]
 		if s == nil {
@@ -115,7 +115,7 @@ func galeraBenchBound(t *testing.T) time.Duration {
 // galeraBenchAgents reads which agents to run, goha's first.
 func galeraBenchAgents(t *testing.T) []string {
 	t.Helper()
-	all := []string{labgalera.AgentGoha, labgalera.AgentReference}
+	all := []string{labmariadb.AgentGoha, labmariadb.AgentReference}
 	v := os.Getenv(galeraBenchAgentsEnv)
 	if v == "" {
 		return all
@@ -123,7 +123,7 @@ func galeraBenchAgents(t *testing.T) []string {
 	var out []string
 	for _, a := range strings.Split(v, ",") {
 		a = strings.TrimSpace(a)
-		if _, err := labgalera.AgentParams(a); err != nil {
+		if _, err := labmariadb.AgentParams(a); err != nil {
 			t.Fatalf("%s: %v", galeraBenchAgentsEnv, err)
 		}
 		out = append(out, a)
@@ -137,7 +137,7 @@ func galeraBenchAgents(t *testing.T) []string {
 func runGaleraBench(t *testing.T, agent string, reps int, bound time.Duration) *galeraBenchSide {
 	side := &galeraBenchSide{}
 	fx := newGaleraFixture(t, agent, 3)
-	strict := agent == labgalera.AgentGoha
+	strict := agent == labmariadb.AgentGoha
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Minute)
 	defer cancel()
 	if err := fx.w.Start(ctx); err != nil {
@@ -175,7 +175,7 @@ func runGaleraBench(t *testing.T, agent string, reps int, bound time.Duration) *
 	side.acked += len(acked)
 	side.uncertain += len(uncertain)
 	t.Logf("%s writer (last run) %s; %d acked, %d uncertain on this lab", agent, st, len(acked), len(uncertain))
-	res, err := labgalera.Verify(ctx, fx.l, fx.l.Nodes(), acked)
+	res, err := labmariadb.Verify(ctx, fx.l, fx.l.Nodes(), acked)
 	if err != nil {
 		// Lost or diverging rows fail goha's agent; for the reference they
 		// are a finding worth reading in the log.
@@ -234,11 +234,11 @@ func crashEveryServer(t *testing.T, ctx context.Context, fx *galeraFixture, run 
 		t.Logf("run %d: %v", run, err)
 		return c
 	}
-	if err := labgalera.WaitAllPromoted(bctx, fx.l, nodes); err != nil {
+	if err := labmariadb.WaitAllPromoted(bctx, fx.l, nodes); err != nil {
 		t.Logf("run %d: %v", run, err)
 		return c
 	}
-	if _, err := labgalera.WaitSynced(bctx, fx.l, nodes); err != nil {
+	if _, err := labmariadb.WaitSynced(bctx, fx.l, nodes); err != nil {
 		t.Logf("run %d: %v", run, err)
 		return c
 	}
@@ -317,7 +317,7 @@ func reviveAfterFailure(t *testing.T, fx *galeraFixture, side *galeraBenchSide) 
 		side.uncertain += uncertain
 		t.Logf("the cluster stayed down after pcs resource cleanup: built a fresh lab; the old lab's writer (%s) is not verified", st)
 	} else {
-		t.Logf("pcs resource cleanup %s brought the cluster back", labgalera.Resource)
+		t.Logf("pcs resource cleanup %s brought the cluster back", labmariadb.Resource)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -404,9 +404,9 @@ func logAgentLines(t *testing.T, fx *galeraFixture, marks logMarks) {
 // Galera recovery goes wrong: what the agent logged (ocf_log style
 // "galera(db)[pid]:"), its exit reasons, and the results of its operations.
 var agentLineMarks = [][]byte{
-	[]byte("galera(" + labgalera.Resource + ")"),
+	[]byte("galera(" + labmariadb.Resource + ")"),
 	[]byte("ocf-exit-reason"),
-	[]byte("operation for " + labgalera.Resource + " on"),
+	[]byte("operation for " + labmariadb.Resource + " on"),
 }
 
 func isAgentLine(line []byte) bool {
@@ -426,15 +426,15 @@ func writeGaleraBench(t *testing.T, reps int, bound time.Duration, goha, ref *ga
 	cold := bench.Scenario{
 		Name:      "galera: cold start of 3 nodes",
 		Metric:    "pcs resource create to all promoted and Synced",
-		Goha:      bench.ScenarioSide{Agent: labgalera.AgentGoha, Seconds: goha.cold},
-		Reference: &bench.ScenarioSide{Agent: labgalera.AgentReference, Seconds: ref.cold},
+		Goha:      bench.ScenarioSide{Agent: labmariadb.AgentGoha, Seconds: goha.cold},
+		Reference: &bench.ScenarioSide{Agent: labmariadb.AgentReference, Seconds: ref.cold},
 		Notes:     notes,
 	}
 	crash := bench.Scenario{
 		Name:      "galera: kill -9 of every mariadbd",
 		Metric:    "all promoted and Synced again",
-		Goha:      bench.ScenarioSide{Agent: labgalera.AgentGoha, Seconds: goha.crash, Failed: goha.failed},
-		Reference: &bench.ScenarioSide{Agent: labgalera.AgentReference, Seconds: ref.crash, Failed: ref.failed},
+		Goha:      bench.ScenarioSide{Agent: labmariadb.AgentGoha, Seconds: goha.crash, Failed: goha.failed},
+		Reference: &bench.ScenarioSide{Agent: labmariadb.AgentReference, Seconds: ref.crash, Failed: ref.failed},
 		Notes: fmt.Sprintf("3 lab nodes, token 3000 ms, fencing on; %d repetitions per agent, writer committing throughout; failed = not all promoted and Synced %d s after the kill; "+
 			"after a failure pcs resource cleanup db, and a fresh lab if still down 60 s later (reference: %d cleanups, %d fresh labs; goha: %d, %d)",
 			reps, int(bound.Seconds()), ref.cleanups, ref.rebuilds, goha.cleanups, goha.rebuilds),

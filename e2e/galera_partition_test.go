@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/goha-ha/goha/internal/labgalera"
+	"github.com/goha-ha/goha/internal/labmariadb"
 )
 
 // TestGaleraPartition splits a 4-node Galera cluster in two halves of two
@@ -17,7 +17,7 @@ func TestGaleraPartition(t *testing.T) {
 	agent, all := galeraAgent()
 	if !all {
 		t.Skipf("the partition scenario runs against ocf:goha:galera, which is not registered yet (%s=%s runs it against the reference agent)",
-			galeraAgentEnv, labgalera.AgentReference)
+			galeraAgentEnv, labmariadb.AgentReference)
 	}
 	fx := newGaleraFixture(t, agent, 4)
 	defer fx.writeTimings(t, map[string]string{
@@ -45,7 +45,7 @@ func (fx *galeraFixture) partitionHalves(t *testing.T, ctx context.Context) time
 	var ackedAt20 int
 	for time.Since(cut) < 40*time.Second {
 		for client, nodes := range halves {
-			st, _, err := labgalera.StatusFrom(ctx, fx.l, client, nodes)
+			st, _, err := labmariadb.StatusFrom(ctx, fx.l, client, nodes)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/goha-ha/goha/internal/labgalera"
+	"github.com/goha-ha/goha/internal/labmariadb"
 )
 
 // TestGalera builds a 3-node lab with the Galera clone and runs the
@@ -50,7 +50,7 @@ func TestGalera(t *testing.T) {
 		t.Run(strings.ReplaceAll(sc.name, " ", "_"), func(t *testing.T) {
 			if !all && !sc.reference {
 				t.Skipf("scenario %d runs against ocf:goha:galera, which is not registered yet (%s=%s runs it against the reference agent)",
-					i+1, galeraAgentEnv, labgalera.AgentReference)
+					i+1, galeraAgentEnv, labmariadb.AgentReference)
 			}
 			fx.scenario(t, sc.name, sc.fault)
 		})
@@ -66,7 +66,7 @@ func (fx *galeraFixture) standbyOne(t *testing.T, ctx context.Context) time.Time
 	fx.assertServing(t, ctx, []string{"n1", "n2"}, 2)
 	begin := time.Now()
 	fx.pcs(t, ctx, "node", "unstandby", "n3")
-	fx.afterHealthy = func(t *testing.T) { fx.assertJoin(t, "n3", labgalera.JoinIST, "n1", "n2") }
+	fx.afterHealthy = func(t *testing.T) { fx.assertJoin(t, "n3", labmariadb.JoinIST, "n1", "n2") }
 	return begin
 }
 
@@ -81,7 +81,7 @@ func (fx *galeraFixture) standbyTwo(t *testing.T, ctx context.Context) time.Time
 	fx.pcs(t, ctx, "node", "unstandby", "n2", "n3")
 	fx.afterHealthy = func(t *testing.T) {
 		for _, n := range []string{"n2", "n3"} {
-			fx.assertJoin(t, n, labgalera.JoinIST, "n1", "n2", "n3")
+			fx.assertJoin(t, n, labmariadb.JoinIST, "n1", "n2", "n3")
 		}
 	}
 	return begin
@@ -91,12 +91,12 @@ func (fx *galeraFixture) standbyTwo(t *testing.T, ctx context.Context) time.Time
 // cluster must bootstrap from the node with the highest saved seqno.
 func (fx *galeraFixture) disableEnable(t *testing.T, ctx context.Context) time.Time {
 	nodes := fx.l.Nodes()
-	fx.pcs(t, ctx, "resource", "disable", labgalera.Resource)
+	fx.pcs(t, ctx, "resource", "disable", labmariadb.Resource)
 	fx.waitStopped(t, ctx, nodes)
 	seqno := map[string]int64{}
 	var max int64 = -1
 	for _, n := range nodes {
-		g, err := labgalera.ReadGrastate(fx.l, n)
+		g, err := labmariadb.ReadGrastate(fx.l, n)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -110,7 +110,7 @@ func (fx *galeraFixture) disableEnable(t *testing.T, ctx context.Context) time.T
 		}
 	}
 	begin := time.Now()
-	fx.pcs(t, ctx, "resource", "enable", labgalera.Resource)
+	fx.pcs(t, ctx, "resource", "enable", labmariadb.Resource)
 	fx.afterHealthy = func(t *testing.T) { fx.assertBootstrap(t, seqno, max) }
 	return begin
 }
@@ -175,7 +175,7 @@ func (fx *galeraFixture) crashTwo(t *testing.T, ctx context.Context) time.Time {
 	// Watch n1 for as long as Pacemaker and Galera need to notice and act.
 	var ackedAt20 int
 	for time.Since(crashed) < 40*time.Second {
-		st, _, err := labgalera.Status(ctx, fx.l, []string{"n1"})
+		st, _, err := labmariadb.Status(ctx, fx.l, []string{"n1"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -264,11 +264,11 @@ func (fx *galeraFixture) waitReplaced(t *testing.T, ctx context.Context, old map
 }
 
 // cloneState reads the clone's state as node sees it.
-func (fx *galeraFixture) cloneState(t *testing.T, ctx context.Context, node string) labgalera.CloneState {
+func (fx *galeraFixture) cloneState(t *testing.T, ctx context.Context, node string) labmariadb.CloneState {
 	t.Helper()
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	st, err := labgalera.Clone(cctx, fx.l, node)
+	st, err := labmariadb.Clone(cctx, fx.l, node)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -285,7 +285,7 @@ func (fx *galeraFixture) waitStopped(t *testing.T, ctx context.Context, nodes []
 	if len(ask) == 0 {
 		ask = nodes
 	}
-	if err := labgalera.WaitStopped(wctx, fx.l, ask, nodes); err != nil {
+	if err := labmariadb.WaitStopped(wctx, fx.l, ask, nodes); err != nil {
 		t.Fatal(err)
 	}
 	for _, n := range nodes {
@@ -305,7 +305,7 @@ func (fx *galeraFixture) assertServing(t *testing.T, ctx context.Context, nodes 
 	if err := fx.w.WaitAcked(wctx, 20); err != nil {
 		t.Errorf("writes while %v serve: %v", nodes, err)
 	}
-	st, errs, err := labgalera.Status(ctx, fx.l, nodes)
+	st, errs, err := labmariadb.Status(ctx, fx.l, nodes)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -355,7 +355,7 @@ func (fx *galeraFixture) assertBootstrap(t *testing.T, seqno map[string]int64, m
 	var boot []string
 	for _, n := range fx.l.Nodes() {
 		j := fx.lastJoin(t, n)
-		if j.Method == labgalera.JoinBootstrap {
+		if j.Method == labmariadb.JoinBootstrap {
 			boot = append(boot, n)
 		} else {
 			t.Logf("%s joined by %s from %q (%d write sets)", n, j.Method, j.Donor, j.Writesets)

@@ -11,7 +11,7 @@ import (
 	"github.com/goha-ha/goha/agents"
 	"github.com/goha-ha/goha/internal/bench"
 	"github.com/goha-ha/goha/internal/lab"
-	"github.com/goha-ha/goha/internal/labgalera"
+	"github.com/goha-ha/goha/internal/labmariadb"
 )
 
 // galeraAgentEnv names the Galera agent the scenarios drive, e.g.
@@ -28,9 +28,9 @@ func galeraAgent() (agent string, all bool) {
 		return a, true
 	}
 	if agents.Lookup("galera") != nil {
-		return labgalera.AgentGoha, true
+		return labmariadb.AgentGoha, true
 	}
-	return labgalera.AgentReference, false
+	return labmariadb.AgentReference, false
 }
 
 // galeraNeeds skips the test unless MariaDB and Galera are installed.
@@ -38,7 +38,7 @@ func galeraNeeds(t *testing.T) {
 	t.Helper()
 	labNeeds(t)
 	var missing []string
-	for _, p := range []string{"/usr/sbin/mariadbd", "/usr/bin/mariadb-install-db", "/usr/bin/mariadb", labgalera.ProviderLib, "/usr/bin/rsync", "/usr/bin/wsrep_sst_rsync"} {
+	for _, p := range []string{"/usr/sbin/mariadbd", "/usr/bin/mariadb-install-db", "/usr/bin/mariadb", labmariadb.ProviderLib, "/usr/bin/rsync", "/usr/bin/wsrep_sst_rsync"} {
 		if _, err := os.Stat(p); err != nil {
 			missing = append(missing, p)
 		}
@@ -58,7 +58,7 @@ type galeraFixture struct {
 	nodes  int
 	binary string // goha built once for every lab of the test
 	l      *lab.Lab
-	w      *labgalera.Writer
+	w      *labmariadb.Writer
 	timing map[string][]float64 // bench scenario name -> seconds
 	// afterHealthy, set by a scenario's fault, checks how the cluster
 	// recovered once it is whole again.
@@ -71,7 +71,7 @@ func newGaleraFixture(t *testing.T, agent string, nodes int) *galeraFixture {
 	t.Helper()
 	galeraNeeds(t)
 	t.Cleanup(func() {
-		if err := labgalera.RemoveSharedTemplate(); err != nil {
+		if err := labmariadb.RemoveSharedTemplate(); err != nil {
 			t.Errorf("remove galera template: %v", err)
 		}
 	})
@@ -98,7 +98,7 @@ func (fx *galeraFixture) build(t *testing.T) {
 	upStart := time.Now()
 	l, err := lab.Up(ctx, lab.Config{
 		Name: name, Nodes: fx.nodes, Binary: fx.binary, OCFAgents: ocf,
-		Hooks: []lab.NodeHook{labgalera.Hook()}, OnlineTimeout: 2 * time.Minute,
+		Hooks: []lab.NodeHook{labmariadb.Hook()}, OnlineTimeout: 2 * time.Minute,
 		// The parent outlives every scenario that may use the lab.
 		Logf: fx.parent.Logf,
 	})
@@ -116,7 +116,7 @@ func (fx *galeraFixture) build(t *testing.T) {
 	fx.l = l
 	t.Logf("lab %s: %d nodes up in %s", name, fx.nodes, time.Since(upStart).Round(100*time.Millisecond))
 	begin := time.Now()
-	if err := labgalera.Create(ctx, l, fx.agent); err != nil {
+	if err := labmariadb.Create(ctx, l, fx.agent); err != nil {
 		t.Fatal(err)
 	}
 	fx.waitHealthy(t, ctx, "cold start")
@@ -130,7 +130,7 @@ func (fx *galeraFixture) build(t *testing.T) {
 	if !t.Failed() {
 		fx.record(timing, cold)
 	}
-	w, err := labgalera.NewWriter(ctx, l, "c1", l.Nodes())
+	w, err := labmariadb.NewWriter(ctx, l, "c1", l.Nodes())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,9 +148,9 @@ func (fx *galeraFixture) checkColdJoins(t *testing.T) {
 		j := fx.lastJoin(t, n)
 		t.Logf("%s joined by %s (donor %q, %d write sets by IST)", n, j.Method, j.Donor, j.Writesets)
 		switch j.Method {
-		case labgalera.JoinBootstrap:
+		case labmariadb.JoinBootstrap:
 			boot++
-		case labgalera.JoinSST:
+		case labmariadb.JoinSST:
 		default:
 			t.Errorf("%s joined by %q at the cold start, want SST or bootstrap", n, j.Method)
 		}
@@ -161,9 +161,9 @@ func (fx *galeraFixture) checkColdJoins(t *testing.T) {
 }
 
 // lastJoin reads how node last joined from its error log.
-func (fx *galeraFixture) lastJoin(t *testing.T, node string) labgalera.Join {
+func (fx *galeraFixture) lastJoin(t *testing.T, node string) labmariadb.Join {
 	t.Helper()
-	j, err := labgalera.LastJoinOf(fx.l, node)
+	j, err := labmariadb.LastJoinOf(fx.l, node)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,11 +182,11 @@ func (fx *galeraFixture) waitHealthy(t *testing.T, ctx context.Context, what str
 	nodes := fx.l.Nodes()
 	wctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
-	if err := labgalera.WaitAllPromoted(wctx, fx.l, nodes); err != nil {
+	if err := labmariadb.WaitAllPromoted(wctx, fx.l, nodes); err != nil {
 		fx.dumpLogs(t)
 		t.Fatalf("%s: %v", what, err)
 	}
-	if _, err := labgalera.WaitSynced(wctx, fx.l, nodes); err != nil {
+	if _, err := labmariadb.WaitSynced(wctx, fx.l, nodes); err != nil {
 		fx.dumpLogs(t)
 		t.Fatalf("%s: %v", what, err)
 	}
@@ -201,10 +201,10 @@ func (fx *galeraFixture) healthy(ctx context.Context) error {
 	if err := fx.l.WaitOnline(wctx); err != nil {
 		return err
 	}
-	if err := labgalera.WaitAllPromoted(wctx, fx.l, nodes); err != nil {
+	if err := labmariadb.WaitAllPromoted(wctx, fx.l, nodes); err != nil {
 		return err
 	}
-	_, err := labgalera.WaitSynced(wctx, fx.l, nodes)
+	_, err := labmariadb.WaitSynced(wctx, fx.l, nodes)
 	return err
 }
 
@@ -217,7 +217,7 @@ func (fx *galeraFixture) ensureHealthy(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
 	for _, n := range fx.l.Nodes() {
-		out, err := fx.l.Exec(ctx, n, "pcs", "resource", "cleanup", labgalera.Resource)
+		out, err := fx.l.Exec(ctx, n, "pcs", "resource", "cleanup", labmariadb.Resource)
 		if err == nil {
 			break
 		}
@@ -240,7 +240,7 @@ func (fx *galeraFixture) ensureHealthy(t *testing.T) {
 func (fx *galeraFixture) dumpLogs(t *testing.T) {
 	t.Helper()
 	for _, n := range fx.l.Nodes() {
-		p, err := labgalera.ErrorLogPath(fx.l, n)
+		p, err := labmariadb.ErrorLogPath(fx.l, n)
 		if err != nil {
 			continue
 		}
@@ -249,7 +249,7 @@ func (fx *galeraFixture) dumpLogs(t *testing.T) {
 		if len(lines) > 25 {
 			lines = lines[len(lines)-25:]
 		}
-		t.Logf("%s %s (tail):\n%s", n, labgalera.ErrorLog, strings.Join(lines, "\n"))
+		t.Logf("%s %s (tail):\n%s", n, labmariadb.ErrorLog, strings.Join(lines, "\n"))
 	}
 }
 
@@ -290,7 +290,7 @@ func (fx *galeraFixture) markLogs(t *testing.T) logMarks {
 	t.Helper()
 	m := logMarks{}
 	for _, n := range fx.l.Nodes() {
-		p, err := labgalera.ErrorLogPath(fx.l, n)
+		p, err := labmariadb.ErrorLogPath(fx.l, n)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -304,7 +304,7 @@ func (fx *galeraFixture) markLogs(t *testing.T) logMarks {
 // logSince is what node logged after the mark.
 func (fx *galeraFixture) logSince(t *testing.T, m logMarks, node string) string {
 	t.Helper()
-	p, err := labgalera.ErrorLogPath(fx.l, node)
+	p, err := labmariadb.ErrorLogPath(fx.l, node)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -321,7 +321,7 @@ func (fx *galeraFixture) logSince(t *testing.T, m logMarks, node string) string 
 // galeraRun is one scenario run: what the writer and Verify saw.
 type galeraRun struct {
 	begin    time.Time
-	stats    labgalera.Stats
+	stats    labmariadb.Stats
 	recovery time.Duration
 }
 
@@ -374,7 +374,7 @@ func (fx *galeraFixture) scenario(t *testing.T, name string, fault func(t *testi
 	run.stats = fx.w.Stop()
 	stopped = true
 	t.Logf("%s: writer %s", name, run.stats)
-	res, err := labgalera.Verify(ctx, fx.l, fx.l.Nodes(), fx.w.Acked())
+	res, err := labmariadb.Verify(ctx, fx.l, fx.l.Nodes(), fx.w.Acked())
 	if err != nil {
 		fx.dumpLogs(t)
 		t.Fatalf("%s: %v", name, err)
@@ -387,7 +387,7 @@ func (fx *galeraFixture) scenario(t *testing.T, name string, fault func(t *testi
 	return run
 }
 
-func seqnos(st map[string]labgalera.WsrepStatus) map[string]int64 {
+func seqnos(st map[string]labmariadb.WsrepStatus) map[string]int64 {
 	m := map[string]int64{}
 	for n, s := range st {
 		m[n] = s.LastCommitted
@@ -401,7 +401,7 @@ func seqnos(st map[string]labgalera.WsrepStatus) map[string]int64 {
 func (fx *galeraFixture) writeTimings(t *testing.T, metric map[string]string) {
 	t.Helper()
 	for name, secs := range fx.timing {
-		if fx.agent != labgalera.AgentGoha {
+		if fx.agent != labmariadb.AgentGoha {
 			t.Logf("%s with %s: %v s (not written to results: not the goha agent)", name, fx.agent, secs)
 			continue
 		}
@@ -424,14 +424,14 @@ func (fx *galeraFixture) writeTimings(t *testing.T, metric map[string]string) {
 // position is the most advanced history position of the nodes now.
 func (fx *galeraFixture) position(t *testing.T, ctx context.Context) galeraPosition {
 	t.Helper()
-	st, errs, err := labgalera.Status(ctx, fx.l, fx.l.Nodes())
+	st, errs, err := labmariadb.Status(ctx, fx.l, fx.l.Nodes())
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(errs) > 0 {
 		t.Fatalf("nodes do not answer: %v", errs)
 	}
-	uuid, seqno := labgalera.Position(st)
+	uuid, seqno := labmariadb.Position(st)
 	return galeraPosition{uuid, seqno}
 }
 

@@ -1,4 +1,4 @@
-package labgalera
+package labmariadb
 
 import (
 	"reflect"

@@ -1,10 +1,10 @@
-// Package labgalera runs MariaDB Galera on the nodes of a lab cluster
+// Package labmariadb runs MariaDB Galera on the nodes of a lab cluster
 // (internal/lab): a node hook that gives every node its own configuration,
 // data directory and logs, a writer that commits numbered rows from a
 // client namespace, and checks that no acknowledged row was lost and that
 // every node holds the same data. The e2e tests, the demo and the
 // benchmarks share it.
-package labgalera
+package labmariadb
 
 import (
 	"fmt"
@@ -36,7 +36,7 @@ const (
 // passes the real one on the command line.
 func MyCnf(node string, addr netip.Addr) string {
 	lines := []string{
-		"# Written by the goha lab (internal/labgalera) for node " + node + ".",
+		"# Written by the goha lab (internal/labmariadb) for node " + node + ".",
 		"[client]",
 		"socket = " + Socket,
 		"",

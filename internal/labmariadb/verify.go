@@ -1,4 +1,4 @@
-package labgalera
+package labmariadb
 
 import (
 	"github.com/goha-ha/goha/agents/galera"
