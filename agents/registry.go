@@ -6,6 +6,7 @@ import (
 	"sort"
 
 	"github.com/goha-ha/goha/agents/apache"
+	"github.com/goha-ha/goha/agents/filesystem"
 	"github.com/goha-ha/goha/agents/galera"
 	"github.com/goha-ha/goha/agents/garbd"
 	"github.com/goha-ha/goha/agents/mysql"
@@ -18,6 +19,7 @@ import (
 func All() []*ocf.Agent {
 	list := []*ocf.Agent{
 		apache.Agent(),
+		filesystem.Agent(),
 		galera.Agent(),
 		garbd.Agent(),
 		mysql.Agent(),
