@@ -9,6 +9,7 @@ import (
 	"github.com/goha-ha/goha/agents/filesystem"
 	"github.com/goha-ha/goha/agents/galera"
 	"github.com/goha-ha/goha/agents/garbd"
+	"github.com/goha-ha/goha/agents/haproxy"
 	"github.com/goha-ha/goha/agents/mysql"
 	"github.com/goha-ha/goha/agents/osm"
 	"github.com/goha-ha/goha/agents/vip"
@@ -22,6 +23,7 @@ func All() []*ocf.Agent {
 		filesystem.Agent(),
 		galera.Agent(),
 		garbd.Agent(),
+		haproxy.Agent(),
 		mysql.Agent(),
 		osm.Agent(),
 		vip.Agent(),

@@ -19,7 +19,7 @@ type Config struct {
 
 // Cases lists the comparisons make bench runs.
 func Cases(cfg Config) []Case {
-	return []Case{VIPCase(cfg), GaleraCase(cfg)}
+	return []Case{VIPCase(cfg), GaleraCase(cfg), MySQLCase(cfg)}
 }
 
 // Monitor meta-data every case passes: a recurring 10 s monitor with a 20 s
