@@ -12,6 +12,7 @@ import (
 	"github.com/goha-ha/goha/agents/haproxy"
 	"github.com/goha-ha/goha/agents/mysql"
 	"github.com/goha-ha/goha/agents/osm"
+	syncagent "github.com/goha-ha/goha/agents/sync"
 	"github.com/goha-ha/goha/agents/vip"
 	"github.com/goha-ha/goha/ocf"
 )
@@ -26,6 +27,7 @@ func All() []*ocf.Agent {
 		haproxy.Agent(),
 		mysql.Agent(),
 		osm.Agent(),
+		syncagent.Agent(),
 		vip.Agent(),
 	}
 	sort.Slice(list, func(i, j int) bool { return list[i].Name < list[j].Name })

@@ -12,6 +12,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/goha-ha/goha/agents"
+	syncagent "github.com/goha-ha/goha/agents/sync"
 	"github.com/goha-ha/goha/fencing/labfence"
 	"github.com/goha-ha/goha/internal/version"
 )
@@ -20,6 +21,10 @@ func main() {
 	name := filepath.Base(os.Args[0])
 	if name == "fence_goha_lab" {
 		os.Exit(labfence.Main(os.Args, os.Stdin, os.Stdout, os.Stderr))
+	}
+	// ocf:goha:sync runs its watcher as this program: [goha sync-daemon CONF].
+	if len(os.Args) > 1 && os.Args[1] == syncagent.DaemonCommand {
+		syncagent.DaemonMain(os.Args[2:])
 	}
 	if a := agents.Lookup(name); a != nil {
 		a.Main(os.Args[1:])
