@@ -117,8 +117,8 @@ func (in *instance) observe(ctx context.Context, s *server) (Observed, error) {
 	if o.Replica.Configured() && in.replErr == nil {
 		sctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 		defer cancel()
-		if g, err := sourceBinlog(sctx, hostPort(o.Replica.Source, in.port), in.repl, s.mariaDB); err == nil {
-			o.SourceBinlog = g
+		if g, writable, err := sourceBinlog(sctx, hostPort(o.Replica.Source, in.port), in.repl, s.mariaDB); err == nil {
+			o.SourceBinlog, o.SourceWritable = g, writable
 		} else {
 			in.r.Log.Debugf("source %s: %v", o.Replica.Source, err)
 		}
@@ -210,19 +210,37 @@ func (a *actions) start(ctx context.Context, r *ocf.Request) error {
 		if err := s.startReplica(ctx); err != nil {
 			return ocf.Wrap(ocf.ErrGeneric, err, "resume replication from %s", o.Replica.Source)
 		}
-		if o, err = in.observe(ctx, s); err != nil {
-			return ocf.Wrap(ocf.ErrGeneric, err, "start")
+		if o, err = in.settle(ctx, s); err != nil {
+			return err
 		}
 	}
-	return in.publishObserved(ctx, o)
+	if _, err := Verdict(o, in.policy); err != nil {
+		// A replica the source refuses (it holds transactions the source
+		// lacks) fails here, once, instead of in every monitor after.
+		_ = in.publishObserved(ctx, o)
+		return ocf.Fail(ocf.ErrGeneric, "%v", err)
+	}
+	// A server that just started ranks below a replica that has been
+	// running: when the writer's server is restarted after a failure, the
+	// other node takes the writer role even if both hold the same data,
+	// rather than a race of equal scores deciding. Its first monitor
+	// publishes its real score.
+	score, reason := Score(o, in.policy)
+	if score > ScoreBehind {
+		score, reason = ScoreBehind, "just started"
+	}
+	return in.publishScore(ctx, score, reason)
 }
 
 // launch starts the server read-only with replication held back (start
-// checks the source first); with semi_sync the replica side is on from
-// the start, so that crash recovery drops a transaction no replica
-// acknowledged instead of keeping it as an errant one.
+// checks the source first), as a replica, the role every server starts
+// in; with semi_sync the replica side of semi-sync is on from the start.
 func (in *instance) launch() (int, error) {
-	argv := append(in.server.Args(), "--read-only", "--skip-slave-start")
+	// --init-rpl-role=SLAVE: crash recovery drops from the binary log the
+	// transactions that were written there but never committed (so never
+	// acknowledged), which the other server may lack; otherwise recovery
+	// commits them and this server rejoins holding errant transactions.
+	argv := append(in.server.Args(), "--read-only", "--skip-slave-start", "--init-rpl-role=SLAVE")
 	if in.semiSync {
 		argv = append(argv, "--rpl-semi-sync-slave-enabled=ON")
 	}
@@ -387,6 +405,11 @@ func (a *actions) promote(ctx context.Context, r *ocf.Request) error {
 		}
 	}
 	if in.semiSync {
+		if n, err := s.dropReplicaConnections(ctx); err != nil {
+			r.Log.Warnf("promote: %v", err)
+		} else if n > 0 {
+			r.Log.Infof("ended %d replica connection(s) so that semi-sync waits only for replicas that answer", n)
+		}
 		if err := s.setSemiSync(ctx, true, r.Params.Int(pSemiSyncTimeout)); err != nil {
 			return ocf.Wrap(ocf.ErrGeneric, err, "promote")
 		}
@@ -473,10 +496,10 @@ func (a *actions) notify(ctx context.Context, r *ocf.Request) error {
 		// A replica checks the new source first: one that lacks what
 		// this server holds would leave it diverged.
 		sctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-		g, err := sourceBinlog(sctx, hostPort(host, in.port), in.repl, s.mariaDB)
+		g, writable, err := sourceBinlog(sctx, hostPort(host, in.port), in.repl, s.mariaDB)
 		cancel()
 		if err == nil {
-			o.SourceBinlog, o.Replica.Source = g, host
+			o.SourceBinlog, o.SourceWritable, o.Replica.Source = g, writable, host
 			if errant := o.Errant(); errant != "" {
 				_ = in.publishScore(ctx, Ineligible, fmt.Sprintf("holds transactions %s lacks (%s)", src, errant))
 				r.Log.Errorf("not replicating from %s: this server holds transactions it lacks (%s); rebuild it from the writer", src, errant)
@@ -488,7 +511,35 @@ func (a *actions) notify(ctx context.Context, r *ocf.Request) error {
 	if err := s.replicateFrom(ctx, Replication{Host: host, Port: in.port, Creds: in.repl}); err != nil {
 		return ocf.Wrap(ocf.ErrGeneric, err, "replicate from %s", src)
 	}
-	return nil
+	if o, err = in.settle(ctx, s); err != nil {
+		return err
+	}
+	if _, err := Verdict(o, in.policy); err != nil {
+		r.Log.Errorf("replication from %s: %v", src, err)
+	}
+	return in.publishObserved(ctx, o)
+}
+
+// settle waits up to two seconds for replication threads just started to
+// connect or fail (a source that refuses this server answers at once), and
+// returns what they report then.
+func (in *instance) settle(ctx context.Context, s *server) (Observed, error) {
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		o, err := in.observe(ctx, s)
+		if err != nil {
+			return o, ocf.Wrap(ocf.ErrGeneric, err, "replication")
+		}
+		r := o.Replica
+		if r.IORunning == "Yes" || (r.IOErrno != 0 && !slices.Contains(connectErrors, r.IOErrno)) || r.SQLErrno != 0 || time.Now().After(deadline) {
+			return o, nil
+		}
+		select {
+		case <-ctx.Done():
+			return o, nil
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 func union(a, b []string) []string {

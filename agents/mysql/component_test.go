@@ -358,9 +358,9 @@ func TestComponentFailoverAndSwitch(t *testing.T) {
 	}
 }
 
-// TestComponentDivergedReplica: a server that holds a transaction its
-// source lacks (written while it was not the writer) is never promoted,
-// and its monitor says why.
+// TestComponentDivergedReplica: a server whose history differs from the
+// writer's (a transaction written on it while it was not the writer) is
+// never promoted, and its monitor says why.
 func TestComponentDivergedReplica(t *testing.T) {
 	f := newFixture(t)
 	const n1, n2 = 0, 1
@@ -372,10 +372,17 @@ func TestComponentDivergedReplica(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.waitRows(n2, 0)
-	// A write on the replica behind the agent's back while the writer does
-	// not replicate from it (as when the two were cut apart): root is not
-	// stopped by read_only, as an administrator's mistake would not be.
-	if _, err := f.root(n1).Exec("STOP SLAVE"); err != nil {
+	// Both cut apart (replication stopped both ways), then a write on
+	// each: the writer's, and one on the replica behind the agent's back
+	// (root is not stopped by read_only, as an administrator's mistake
+	// would not be). The two histories now differ at the same sequence
+	// number.
+	for _, i := range []int{n1, n2} {
+		if _, err := f.root(i).Exec("STOP SLAVE"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := f.insert(n1, 1, 1); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := f.root(n2).Exec("INSERT INTO " + mysqlpair.Database + ".t (id) VALUES (999)"); err != nil {

@@ -121,10 +121,11 @@ func params() []ocf.Param {
 			Long:  "A my.cnf-style file (mode 0600) whose [client] section gives test_user's user and password.",
 		},
 		{
-			Name: pReplUser, Required: true,
+			Name:  pReplUser,
 			Short: "Replication user",
 			Long: "The user each server connects to the other as (CHANGE MASTER TO MASTER_USER); it " +
-				"needs REPLICATION SLAVE on both servers. replication_defaults_file may set it instead.",
+				"needs REPLICATION SLAVE on both servers. Either this or replication_defaults_file must " +
+				"name it; this parameter wins when both do.",
 		},
 		{
 			Name: pReplPasswd, Secret: true,
@@ -170,9 +171,9 @@ func params() []ocf.Param {
 				"whose replica does not answer within semi_sync_timeout carries on asynchronously.",
 		},
 		{
-			Name: pSemiSyncTimeout, Type: ocf.Integer, Default: "10000", Min: ocf.Bound(0),
+			Name: pSemiSyncTimeout, Type: ocf.Integer, Default: "60000", Min: ocf.Bound(0),
 			Short: "Semi-sync acknowledgement timeout, in milliseconds",
-			Long:  "rpl_semi_sync_master_timeout: how long a commit waits for the replica before the writer falls back to asynchronous replication.",
+			Long:  "rpl_semi_sync_master_timeout: how long a commit waits for the replica before the writer falls back to asynchronous replication. Keep it longer than the cluster takes to fence a writer cut off from the others, so that such a writer never acknowledges a commit the replica lacks; the cost is one commit stalled that long when the replica goes away.",
 		},
 		{
 			Name:  pForceAttr,

@@ -53,6 +53,9 @@ type Observed struct {
 	Binlog GTIDSet
 	// SourceBinlog is the source's, when it could be asked; nil otherwise.
 	SourceBinlog *GTIDSet
+	// SourceWritable: the source, when asked, had read_only off (it is
+	// the writer, whose history is the one that counts).
+	SourceWritable bool
 }
 
 // Policy is what the parameters say about lag.
@@ -61,10 +64,13 @@ type Policy struct {
 	Evict  bool  // evict_outdated_slaves: a replica beyond MaxLag fails its monitor
 }
 
-// Errant returns the transactions this server holds that its source lacks
-// (written here while it was not the writer: the sign of a split brain, or
-// of a writer that crashed before shipping its last commits), or "" when
-// there are none or the source could not be asked.
+// Errant returns the transactions this server holds that its source, the
+// writer, lacks (written here while it was not the writer: the sign of a
+// split brain, or of a writer that crashed before shipping its last
+// commits), or "" when there are none or the source could not be asked. A
+// read-only source that lacks what this server holds is behind it, not
+// ahead: see SourceBehind. Two histories that differ at one sequence
+// number have diverged whichever side writes.
 func (o Observed) Errant() string {
 	if o.SourceBinlog == nil {
 		return ""
@@ -73,8 +79,43 @@ func (o Observed) Errant() string {
 	if diverged && missing == "" {
 		return "a transaction numbered like one of the source's but written elsewhere"
 	}
+	if !o.SourceWritable {
+		if diverged {
+			return missing
+		}
+		return ""
+	}
 	return missing
 }
+
+// SourceBehind reports whether the source is a read-only server that holds
+// nothing this server lacks but lacks some of what it holds: an old writer
+// whose crash recovery dropped commits that were never acknowledged, which
+// this replica had already received. The source then refuses this
+// replica's position (IO error 1236) until it has caught up from it; this
+// replica is the better one to promote, not a broken one.
+func (o Observed) SourceBehind() bool {
+	if o.SourceBinlog == nil || o.SourceWritable {
+		return false
+	}
+	ahead, diverged := o.Binlog.Missing(*o.SourceBinlog)
+	behind, _ := o.SourceBinlog.Missing(o.Binlog)
+	return ahead != "" && behind == "" && !diverged
+}
+
+// ioFailed reports a replication IO error that is not the source being
+// unreachable, nor a source that is behind this server.
+func (o Observed) ioFailed() bool {
+	r := o.Replica
+	if r.IOErrno == 0 || slices.Contains(connectErrors, r.IOErrno) {
+		return false
+	}
+	return !(r.IOErrno == errSourceLacksPosition && o.SourceBehind())
+}
+
+// errSourceLacksPosition is the server error a source answers a replica
+// whose GTID position is not in its binary log.
+const errSourceLacksPosition = 1236
 
 // Score is the promotion score of an unpromoted (read-only) server, with
 // the reason when it is lowered or removed.
@@ -95,7 +136,7 @@ func Score(o Observed, p Policy) (int, string) {
 	if !r.SQLRunning {
 		return Ineligible, "replication SQL thread is stopped: it applies nothing it receives"
 	}
-	if r.IOErrno != 0 && !slices.Contains(connectErrors, r.IOErrno) {
+	if o.ioFailed() {
 		return Ineligible, fmt.Sprintf("replication IO thread error %d: %s", r.IOErrno, r.IOError)
 	}
 	switch {
@@ -124,7 +165,7 @@ func Verdict(o Observed, p Policy) (promoted bool, err error) {
 	if r.SQLErrno != 0 {
 		return false, fmt.Errorf("replication from %s stopped on error %d: %s", r.Source, r.SQLErrno, r.SQLError)
 	}
-	if r.IOErrno != 0 && !slices.Contains(connectErrors, r.IOErrno) {
+	if o.ioFailed() {
 		return false, fmt.Errorf("replication from %s failed with IO error %d: %s", r.Source, r.IOErrno, r.IOError)
 	}
 	if !r.SQLRunning {

@@ -38,9 +38,27 @@ func TestScoreAndVerdict(t *testing.T) {
 		{"sql stopped", Observed{ReadOnly: true, Replica: with(func(r *Replica) { r.SQLRunning = false })}, p, Ineligible, "stopped", false, "not running"},
 		{"io fatal error", Observed{ReadOnly: true, Replica: with(func(r *Replica) { r.IORunning = "No"; r.IOErrno = 1236; r.IOError = "not in the master's binlog" })}, p, Ineligible, "1236", false, "1236"},
 		{"unconfigured", Observed{ReadOnly: true}, p, ScoreUnconfigured, "no replication source", false, ""},
-		{"errant", Observed{ReadOnly: true, Replica: healthy, Binlog: gtids(t, "0-1-105"), SourceBinlog: ptr(gtids(t, "0-2-103"))}, p, Ineligible, "0:104-105", false, "lacks"},
-		{"diverged at equal seq", Observed{ReadOnly: true, Replica: healthy, Binlog: gtids(t, "0-1-100"), SourceBinlog: ptr(gtids(t, "0-2-100"))}, p, Ineligible, "diverged", false, "lacks"},
-		{"behind source is no error", Observed{ReadOnly: true, Replica: healthy, Binlog: gtids(t, "0-1-90"), SourceBinlog: ptr(gtids(t, "0-2-100"))}, p, ScoreCaughtUp, "", false, ""},
+		{"errant", Observed{ReadOnly: true, Replica: healthy, Binlog: gtids(t, "0-1-105"), SourceBinlog: ptr(gtids(t, "0-2-103")), SourceWritable: true}, p, Ineligible, "0:104-105", false, "lacks"},
+		{"diverged at equal seq", Observed{ReadOnly: true, Replica: healthy, Binlog: gtids(t, "0-1-100"), SourceBinlog: ptr(gtids(t, "0-2-100")), SourceWritable: true}, p, Ineligible, "diverged", false, "lacks"},
+		{"diverged from a read-only source", Observed{ReadOnly: true, Replica: healthy, Binlog: gtids(t, "0-1-100"), SourceBinlog: ptr(gtids(t, "0-2-100"))}, p, Ineligible, "diverged", false, "lacks"},
+		{"behind source is no error", Observed{ReadOnly: true, Replica: healthy, Binlog: gtids(t, "0-1-90"), SourceBinlog: ptr(gtids(t, "0-2-100")), SourceWritable: true}, p, ScoreCaughtUp, "", false, ""},
+		// The old writer restarted and its crash recovery dropped a commit
+		// this replica had received: the source refuses the replica's
+		// position, and the replica is the one to promote.
+		{"ahead of a restarted read-only source", Observed{ReadOnly: true, Replica: with(func(r *Replica) {
+			r.IORunning = "No"
+			r.IOErrno = 1236
+			r.IOError = "requested to start from GTID 0-2-55, which is not in the master's binlog"
+			r.Lag = -1
+		}), Binlog: gtids(t, "0-2-55"), SourceBinlog: ptr(gtids(t, "0-2-54"))}, p, ScoreCaughtUp, "", false, ""},
+		{"ahead of the writer is errant", Observed{ReadOnly: true, Replica: with(func(r *Replica) {
+			r.IORunning = "No"
+			r.IOErrno = 1236
+		}), Binlog: gtids(t, "0-2-55"), SourceBinlog: ptr(gtids(t, "0-2-54")), SourceWritable: true}, p, Ineligible, "0:55", false, "lacks"},
+		{"1236 from a source that is not behind", Observed{ReadOnly: true, Replica: with(func(r *Replica) {
+			r.IORunning = "No"
+			r.IOErrno = 1236
+		}), Binlog: gtids(t, "0-2-50"), SourceBinlog: ptr(gtids(t, "0-2-54"))}, p, Ineligible, "1236", false, "1236"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			score, reason := Score(tc.o, tc.policy)
@@ -85,9 +103,11 @@ func TestReadiness(t *testing.T) {
 		{"old writer dead, relay applied", Observed{ReadOnly: true, Replica: Replica{Source: "db2", IORunning: "Connecting", IOErrno: 2003, SQLRunning: true, RelayApplied: true}, Binlog: gtids(t, "0-2-50")}, true, false, ""},
 		{"relay not applied", Observed{ReadOnly: true, Replica: Replica{Source: "db2", IORunning: "Connecting", SQLRunning: true}}, false, false, "relay log"},
 		{"behind the old writer", Observed{ReadOnly: true, Replica: healthy, Binlog: gtids(t, "0-2-40"), SourceBinlog: ptr(gtids(t, "0-2-50"))}, false, false, "lacks 0:41-50"},
+		{"ahead of the read-only old writer", Observed{ReadOnly: true, Replica: healthy, Binlog: gtids(t, "0-2-52"), SourceBinlog: ptr(gtids(t, "0-2-50"))}, true, false, ""},
+		{"ahead of a writable source", Observed{ReadOnly: true, Replica: healthy, Binlog: gtids(t, "0-2-52"), SourceBinlog: ptr(gtids(t, "0-2-50")), SourceWritable: true}, false, true, "diverged"},
 		{"holds all the old writer holds", Observed{ReadOnly: true, Replica: healthy, Binlog: gtids(t, "0-2-50"), SourceBinlog: ptr(gtids(t, "0-2-50"))}, true, false, ""},
 		{"sql stopped", Observed{ReadOnly: true, Replica: Replica{Source: "db2", IORunning: "Yes"}}, false, true, "stopped"},
-		{"diverged", Observed{ReadOnly: true, Replica: healthy, Binlog: gtids(t, "0-1-52"), SourceBinlog: ptr(gtids(t, "0-2-50"))}, false, true, "diverged"},
+		{"diverged at one sequence number", Observed{ReadOnly: true, Replica: healthy, Binlog: gtids(t, "0-1-50"), SourceBinlog: ptr(gtids(t, "0-2-50"))}, false, true, "diverged"},
 		{"never configured", Observed{ReadOnly: true}, true, false, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

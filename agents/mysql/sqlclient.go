@@ -139,9 +139,9 @@ func ParseReplicaStatus(row map[string]string) Replica {
 	return r
 }
 
-// sourceBinlog asks the server at addr (host:port) for every transaction
-// it holds, as the replication user; nil when it cannot be asked.
-func sourceBinlog(ctx context.Context, addr string, c mariadb.Credentials, mariaDB bool) (*GTIDSet, error) {
+// sourceBinlog asks the server at addr (host:port), as the replication
+// user, for every transaction it holds and whether it is writable.
+func sourceBinlog(ctx context.Context, addr string, c mariadb.Credentials, mariaDB bool) (*GTIDSet, bool, error) {
 	cfg := mysql.NewConfig()
 	cfg.Net = "tcp"
 	cfg.Addr = addr
@@ -153,19 +153,20 @@ func sourceBinlog(ctx context.Context, addr string, c mariadb.Credentials, maria
 	cfg.AllowNativePasswords = true
 	connector, err := mysql.NewConnector(cfg)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	db := sql.OpenDB(connector)
 	defer db.Close()
 	var pos string
-	if err := db.QueryRowContext(ctx, binlogQuery(mariaDB)).Scan(&pos); err != nil {
-		return nil, fmt.Errorf("ask %s for its GTID position: %w", addr, err)
+	var readOnly int
+	if err := db.QueryRowContext(ctx, binlogQuery(mariaDB)+", @@read_only").Scan(&pos, &readOnly); err != nil {
+		return nil, false, fmt.Errorf("ask %s for its GTID position: %w", addr, err)
 	}
 	g, err := ParseGTIDSet(pos)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	return &g, nil
+	return &g, readOnly == 0, nil
 }
 
 // setReadOnly switches writes off or on; MySQL's super_read_only too, so
@@ -229,10 +230,46 @@ func (s *server) setSemiSync(ctx context.Context, writer bool, timeoutMS int64) 
 	if !writer {
 		return s.exec(ctx, "SET GLOBAL rpl_semi_sync_master_enabled = OFF")
 	}
+	// wait_no_slave OFF: with no replica connected at all (it crashed,
+	// or is being fenced) a commit does not wait for the timeout, since
+	// no acknowledgement can come; a replica that is connected but slow
+	// or cut off is still waited for.
 	return s.exec(ctx,
 		"SET GLOBAL rpl_semi_sync_master_wait_point = AFTER_SYNC",
 		fmt.Sprintf("SET GLOBAL rpl_semi_sync_master_timeout = %d", timeoutMS),
+		"SET GLOBAL rpl_semi_sync_master_wait_no_slave = OFF",
 		"SET GLOBAL rpl_semi_sync_master_enabled = ON")
+}
+
+// dropReplicaConnections ends the connections replicas hold to this
+// server to read its binary log. A new writer does this before it takes
+// writes: a replica that vanished behind a partition leaves its connection
+// looking alive until TCP gives up, and semi-sync would wait for that
+// replica's acknowledgement on every commit until semi_sync_timeout. A
+// live replica reconnects within a second (MASTER_CONNECT_RETRY = 1).
+func (s *server) dropReplicaConnections(ctx context.Context) (int, error) {
+	rows, err := s.db.QueryContext(ctx, "SELECT ID FROM information_schema.PROCESSLIST WHERE COMMAND LIKE 'Binlog Dump%'")
+	if err != nil {
+		return 0, fmt.Errorf("list replica connections: %w", err)
+	}
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return 0, err
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	n := 0
+	for _, id := range ids {
+		// The connection may end by itself meanwhile: not an error.
+		if _, err := s.db.ExecContext(ctx, fmt.Sprintf("KILL CONNECTION %d", id)); err == nil {
+			n++
+		}
+	}
+	return n, rows.Err()
 }
 
 // binlogEnabled reports whether log_bin and log_slave_updates are on, which

@@ -1,14 +1,14 @@
 package labmariadb
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
+
+	"github.com/goha-ha/goha/internal/mariadb"
 
 	"github.com/goha-ha/goha/internal/lab"
 )
@@ -27,9 +27,23 @@ const (
 // with a wsrep my.cnf and the agent's check credentials, /var/lib/mysql
 // copied from the shared template, /var/log/mysql, and a fresh /run/mysqld
 // at every boot, all owned by mysql.
-func Hook() lab.NodeHook { return lab.NodeHookFunc(prepareNode) }
+func Hook() lab.NodeHook {
+	return lab.NodeHookFunc(func(ctx context.Context, n lab.NodeInfo) ([]lab.Mount, error) {
+		return prepareNode(ctx, n, MyCnf(n.Name, n.Addr))
+	})
+}
 
-func prepareNode(ctx context.Context, n lab.NodeInfo) ([]lab.Mount, error) {
+// ReplicationHook is Hook for servers that replicate from each other
+// (ReplicaCnf): each node's server_id is the last byte of its address, so
+// no two nodes of a lab share one.
+func ReplicationHook() lab.NodeHook {
+	return lab.NodeHookFunc(func(ctx context.Context, n lab.NodeInfo) ([]lab.Mount, error) {
+		b := n.Addr.AsSlice()
+		return prepareNode(ctx, n, ReplicaCnf(n.Name, int(b[len(b)-1])))
+	})
+}
+
+func prepareNode(ctx context.Context, n lab.NodeInfo, myCnf string) ([]lab.Mount, error) {
 	t, err := SharedTemplate(ctx)
 	if err != nil {
 		return nil, err
@@ -60,8 +74,9 @@ func prepareNode(ctx context.Context, n lab.NodeInfo) ([]lab.Mount, error) {
 		content string
 		mode    os.FileMode
 	}{
-		{"my.cnf", MyCnf(n.Name, n.Addr), 0o644},
+		{"my.cnf", myCnf, 0o644},
 		{filepath.Base(CheckConfigFile), CheckCnf(t.CheckPassword), 0o600},
+		{filepath.Base(ReplConfigFile), ReplCnf(t.ReplPassword), 0o600},
 		{writerFile, "[client]\nuser = " + WriterUser + "\npassword = " + t.WriterPassword + "\n", 0o600},
 	}
 	for _, f := range files {
@@ -120,36 +135,31 @@ func nodeDir(l *lab.Lab, node string) (string, error) {
 // WriterCredentials reads the writer's user and password that the hook
 // stored for a node of l.
 func WriterCredentials(l *lab.Lab, node string) (user, password string, err error) {
+	return nodeCredentials(l, node, writerFile)
+}
+
+// ReplCredentials reads the replication user and password of a node of l,
+// for agents that take them as parameters (ocf:heartbeat:mysql).
+func ReplCredentials(l *lab.Lab, node string) (user, password string, err error) {
+	return nodeCredentials(l, node, filepath.Base(ReplConfigFile))
+}
+
+// nodeCredentials reads the [client] section of a file the hook wrote
+// into a node's /etc/mysql.
+func nodeCredentials(l *lab.Lab, node, file string) (user, password string, err error) {
 	dir, err := nodeDir(l, node)
 	if err != nil {
 		return "", "", err
 	}
-	p := filepath.Join(dir, etcDir, writerFile)
-	f, err := os.Open(p)
+	p := filepath.Join(dir, etcDir, file)
+	c, err := mariadb.LoadCredentials(p, "", false)
 	if err != nil {
-		return "", "", fmt.Errorf("writer credentials: %w", err)
+		return "", "", err
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		k, v, ok := strings.Cut(sc.Text(), "=")
-		if !ok {
-			continue
-		}
-		switch strings.TrimSpace(k) {
-		case "user":
-			user = strings.TrimSpace(v)
-		case "password":
-			password = strings.TrimSpace(v)
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return "", "", fmt.Errorf("read %s: %w", p, err)
-	}
-	if user == "" || password == "" {
+	if c.User == "" || c.Password == "" {
 		return "", "", fmt.Errorf("%s lacks user or password", p)
 	}
-	return user, password, nil
+	return c.User, c.Password, nil
 }
 
 // ErrorLogPath is where a node's MariaDB error log lies on the host; it is

@@ -25,6 +25,7 @@ type Template struct {
 	Dir            string // the data directory
 	CheckPassword  string // of CheckUser
 	WriterPassword string // of WriterUser
+	ReplPassword   string // of ReplUser
 	UID, GID       int    // of the mysql user
 	root           string // temporary directory holding Dir
 }
@@ -69,7 +70,7 @@ func (t *Template) Remove() error { return os.RemoveAll(t.root) }
 
 // templateSQL creates the users and databases of the lab, with the
 // privileges the agent's check and the writer need and nothing more.
-func templateSQL(checkPassword, writerPassword string) string {
+func templateSQL(checkPassword, writerPassword, replPassword string) string {
 	return strings.Join([]string{
 		"CREATE DATABASE IF NOT EXISTS goha",
 		"CREATE DATABASE IF NOT EXISTS test",
@@ -79,6 +80,10 @@ func templateSQL(checkPassword, writerPassword string) string {
 		"GRANT CREATE, INSERT, SELECT, DELETE, UPDATE, DROP ON goha.* TO '" + CheckUser + "'@'localhost'",
 		"CREATE USER '" + WriterUser + "'@'%' IDENTIFIED BY '" + writerPassword + "'",
 		"GRANT ALL ON test.* TO '" + WriterUser + "'@'%'",
+		"CREATE USER '" + ReplUser + "'@'%' IDENTIFIED BY '" + replPassword + "'",
+		// SUPER, PROCESS and RELOAD too: ocf:heartbeat:mysql runs its local
+		// replication statements as this user (ocf:goha:mysql does not).
+		"GRANT REPLICATION SLAVE, REPLICATION CLIENT, SUPER, PROCESS, RELOAD ON *.* TO '" + ReplUser + "'@'%'",
 		"FLUSH PRIVILEGES",
 	}, ";\n") + ";\n"
 }
@@ -116,6 +121,9 @@ func BuildTemplate(ctx context.Context) (*Template, error) {
 		return fail(err)
 	}
 	if t.WriterPassword, err = randomPassword(); err != nil {
+		return fail(err)
+	}
+	if t.ReplPassword, err = randomPassword(); err != nil {
 		return fail(err)
 	}
 	install := exec.CommandContext(ctx, "mariadb-install-db", "--no-defaults", "--user=mysql",
@@ -167,7 +175,7 @@ func BuildTemplate(ctx context.Context) (*Template, error) {
 			return fail(fmt.Errorf("temporary mariadbd not answering on %s: %v", sock, err))
 		}
 	}
-	if err := client(templateSQL(t.CheckPassword, t.WriterPassword)); err != nil {
+	if err := client(templateSQL(t.CheckPassword, t.WriterPassword, t.ReplPassword)); err != nil {
 		return fail(fmt.Errorf("create users: %w", err))
 	}
 	if err := client("SHUTDOWN"); err != nil {

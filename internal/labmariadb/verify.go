@@ -161,15 +161,46 @@ func Verify(ctx context.Context, l *lab.Lab, nodes []string, acked []int64) (Ver
 	if err != nil {
 		return res, err
 	}
-	res.Digests = map[string]Digest{}
+	res.Digests, err = compareNodes(ctx, c, nodes, acked, true)
+	return res, err
+}
+
+// VerifyReplicated is Verify for servers that replicate from each other:
+// it waits (up to 2 minutes, less if ctx says so) until every node holds
+// every acknowledged id and all hold identical rows, and otherwise says
+// what is missing where.
+func VerifyReplicated(ctx context.Context, l *lab.Lab, nodes []string, acked []int64) (map[string]Digest, error) {
+	c, err := newSQLClient(ctx, l, firstClient(l))
+	if err != nil {
+		return nil, err
+	}
+	wctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	for {
+		dg, err := compareNodes(wctx, c, nodes, acked, false)
+		if err == nil {
+			return dg, nil
+		}
+		select {
+		case <-wctx.Done():
+			return dg, err
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+// compareNodes reads test.seq on every node and reports acknowledged ids
+// a node lacks and rows that are not on every node.
+func compareNodes(ctx context.Context, c *sqlClient, nodes []string, acked []int64, syncWait bool) (map[string]Digest, error) {
+	digests := map[string]Digest{}
 	ids := map[string][]int64{}
 	var problems []string
 	for _, n := range nodes {
-		got, dg, err := readSeq(ctx, c, n)
+		got, dg, err := readSeq(ctx, c, n, syncWait)
 		if err != nil {
-			return res, fmt.Errorf("verify %s: %w", n, err)
+			return digests, fmt.Errorf("verify %s: %w", n, err)
 		}
-		ids[n], res.Digests[n] = got, dg
+		ids[n], digests[n] = got, dg
 		present := make(map[int64]bool, len(got))
 		for _, id := range got {
 			present[id] = true
@@ -178,7 +209,7 @@ func Verify(ctx context.Context, l *lab.Lab, nodes []string, acked []int64) (Ver
 			problems = append(problems, fmt.Sprintf("%s lacks %d acknowledged rows: %s", n, len(miss), FormatIDs(miss, 10)))
 		}
 	}
-	if d := DigestsDiffer(res.Digests); d != "" {
+	if d := DigestsDiffer(digests); d != "" {
 		problems = append(problems, "nodes differ: "+d)
 		byNode := map[string][]int64{}
 		for _, h := range NotEverywhere(ids) {
@@ -195,15 +226,16 @@ func Verify(ctx context.Context, l *lab.Lab, nodes []string, acked []int64) (Ver
 		}
 	}
 	if len(problems) > 0 {
-		return res, errors.New("verify: " + strings.Join(problems, "; "))
+		return digests, errors.New("verify: " + strings.Join(problems, "; "))
 	}
-	return res, nil
+	return digests, nil
 }
 
 // readSeq reads every id and the digest of test.seq on a node, in one
-// transaction so that both see the same rows.
-func readSeq(ctx context.Context, c *sqlClient, node string) ([]int64, Digest, error) {
-	db, err := c.open(node, true)
+// transaction so that both see the same rows; syncWait makes a Galera node
+// apply every earlier write set first.
+func readSeq(ctx context.Context, c *sqlClient, node string, syncWait bool) ([]int64, Digest, error) {
+	db, err := c.open(node, syncWait)
 	if err != nil {
 		return nil, Digest{}, err
 	}

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -65,6 +66,22 @@ func NewWriter(ctx context.Context, l *lab.Lab, client string, nodes []string) (
 	if err != nil {
 		return nil, err
 	}
+	return newWriter(c, nodes)
+}
+
+// NewAddressWriter prepares a writer from the lab client client to one
+// address (a database VIP), named name in its statistics: it writes as an
+// application configured with the VIP does, wherever the VIP is.
+func NewAddressWriter(ctx context.Context, l *lab.Lab, client, name string, addr netip.Addr) (*Writer, error) {
+	c, err := newSQLClient(ctx, l, client)
+	if err != nil {
+		return nil, err
+	}
+	c.addrs[name] = addr
+	return newWriter(c, []string{name})
+}
+
+func newWriter(c *sqlClient, nodes []string) (*Writer, error) {
 	w := &Writer{nodes: nodes, Pause: 20 * time.Millisecond}
 	for _, n := range nodes {
 		db, err := c.open(n, false)
@@ -256,4 +273,23 @@ func (w *Writer) loop(ctx context.Context, r *writerRun) {
 	r.stats.Outage, r.stats.OutageAt = o.longest, o.from
 	r.stats.Duration = now.Sub(begin)
 	w.mu.Unlock()
+}
+
+// WriteProbe tries one write on the server at addr from the lab client
+// client: an INSERT of id, which should be negative so that no Writer ever
+// uses it. nil means the server accepted the write; a probe row left on a
+// node also makes Verify report the nodes as different.
+func WriteProbe(ctx context.Context, l *lab.Lab, client string, addr netip.Addr, id int64) error {
+	c, err := newSQLClient(ctx, l, client)
+	if err != nil {
+		return err
+	}
+	c.addrs["probe"] = addr
+	db, err := c.open("probe", false)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	_, err = db.ExecContext(ctx, "INSERT INTO test.seq (id, node, at) VALUES (?, 'probe', NOW(6))", id)
+	return err
 }

@@ -257,4 +257,3 @@ func chown(path string) error {
 	}
 	return nil
 }
-
