@@ -6,6 +6,7 @@ import (
 	"sort"
 
 	"github.com/goha-ha/goha/agents/apache"
+	"github.com/goha-ha/goha/agents/drbd"
 	"github.com/goha-ha/goha/agents/filesystem"
 	"github.com/goha-ha/goha/agents/galera"
 	"github.com/goha-ha/goha/agents/garbd"
@@ -13,6 +14,7 @@ import (
 	"github.com/goha-ha/goha/agents/mysql"
 	"github.com/goha-ha/goha/agents/osm"
 	syncagent "github.com/goha-ha/goha/agents/sync"
+	"github.com/goha-ha/goha/agents/vdo"
 	"github.com/goha-ha/goha/agents/vip"
 	"github.com/goha-ha/goha/ocf"
 )
@@ -21,6 +23,7 @@ import (
 func All() []*ocf.Agent {
 	list := []*ocf.Agent{
 		apache.Agent(),
+		drbd.Agent(),
 		filesystem.Agent(),
 		galera.Agent(),
 		garbd.Agent(),
@@ -28,6 +31,7 @@ func All() []*ocf.Agent {
 		mysql.Agent(),
 		osm.Agent(),
 		syncagent.Agent(),
+		vdo.Agent(),
 		vip.Agent(),
 	}
 	sort.Slice(list, func(i, j int) bool { return list[i].Name < list[j].Name })

@@ -12,6 +12,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/goha-ha/goha/agents"
+	"github.com/goha-ha/goha/agents/drbd"
 	syncagent "github.com/goha-ha/goha/agents/sync"
 	"github.com/goha-ha/goha/fencing/labfence"
 	"github.com/goha-ha/goha/internal/version"
@@ -25,6 +26,11 @@ func main() {
 	// ocf:goha:sync runs its watcher as this program: [goha sync-daemon CONF].
 	if len(os.Args) > 1 && os.Args[1] == syncagent.DaemonCommand {
 		syncagent.DaemonMain(os.Args[2:])
+	}
+	// DRBD calls its fence-peer and unfence-peer handlers as
+	// [goha drbd-fence-peer] and [goha drbd-unfence-peer].
+	if len(os.Args) > 1 && (os.Args[1] == drbd.FenceCommand || os.Args[1] == drbd.UnfenceCommand) {
+		drbd.HandlerMain(os.Args[1:])
 	}
 	if a := agents.Lookup(name); a != nil {
 		a.Main(os.Args[1:])
