@@ -17,11 +17,11 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/goha-ha/goha/internal/loadgen"
 	"github.com/goha-ha/goha/internal/testbuild"
 )
 
@@ -288,67 +288,14 @@ func waitGone(t *testing.T, pids ...int) {
 
 // exchange makes one connection through addr and checks the echo.
 func exchange(addr string) error {
-	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(5 * time.Second))
-	msg := []byte("ping\n")
-	if _, err := c.Write(msg); err != nil {
-		return err
-	}
-	got := make([]byte, len(msg))
-	if _, err := io.ReadFull(c, got); err != nil {
-		return err
-	}
-	if !bytes.Equal(got, msg) {
-		return fmt.Errorf("echo %q", got)
-	}
-	return nil
+	return loadgen.TCPEcho(addr, 5*time.Second)(context.Background())
 }
 
-// Load counts connections made back to back through a frontend by a few
-// clients while something else happens, e.g. reloads.
-type Load struct {
-	OK, Failed atomic.Int64
-	mu         sync.Mutex
-	Errors     []string // the first few failures
-	stop       chan struct{}
-	wg         sync.WaitGroup
+// startLoad starts clients connecting back to back through addr, each
+// connection checking the echo, until the load is stopped.
+func startLoad(addr string, clients int) *loadgen.Load {
+	return loadgen.Start(clients, loadgen.TCPEcho(addr, 5*time.Second))
 }
-
-// StartLoad starts clients connecting to addr until Stop.
-func StartLoad(addr string, clients int) *Load {
-	l := &Load{stop: make(chan struct{})}
-	for i := 0; i < clients; i++ {
-		l.wg.Add(1)
-		go func() {
-			defer l.wg.Done()
-			for {
-				select {
-				case <-l.stop:
-					return
-				default:
-				}
-				if err := exchange(addr); err != nil {
-					l.Failed.Add(1)
-					l.mu.Lock()
-					if len(l.Errors) < 10 {
-						l.Errors = append(l.Errors, err.Error())
-					}
-					l.mu.Unlock()
-				} else {
-					l.OK.Add(1)
-				}
-			}
-		}()
-	}
-	return l
-}
-
-// Stop ends the clients and waits for them.
-func (l *Load) Stop() { close(l.stop); l.wg.Wait() }
 
 func TestComponentHAProxy(t *testing.T) {
 	requireHAProxy(t)
@@ -514,7 +461,7 @@ func TestComponentHAProxy(t *testing.T) {
 			}
 		}
 		echoOn("connection before the reloads")
-		load := StartLoad(addr, 4)
+		load := startLoad(addr, 4)
 		time.Sleep(300 * time.Millisecond)
 		seen := map[int]bool{l.procs(t).Workers[0].Pid: true}
 		var slowest time.Duration
@@ -536,7 +483,7 @@ func TestComponentHAProxy(t *testing.T) {
 		load.Stop()
 		t.Logf("20 reloads under load: %d connections, %d failed, slowest reload %s", load.OK.Load(), load.Failed.Load(), slowest)
 		if load.Failed.Load() != 0 {
-			t.Errorf("%d connections failed during reloads: %q", load.Failed.Load(), load.Errors)
+			t.Errorf("%d connections failed during reloads: %q", load.Failed.Load(), load.Errors())
 		}
 		if load.OK.Load() < 100 {
 			t.Errorf("only %d connections went through: the load did not run", load.OK.Load())
@@ -553,13 +500,13 @@ func TestComponentHAProxy(t *testing.T) {
 		// A configuration haproxy rejects never replaces the running one.
 		worker := l.procs(t).Workers[0].Pid
 		l.writeConfig(t, "backend broken\n    server x 127.0.0.1:1 bogus_keyword\n")
-		load = StartLoad(addr, 2)
+		load = startLoad(addr, 2)
 		r := l.run(t, "reload")
 		time.Sleep(200 * time.Millisecond)
 		load.Stop()
 		expect(t, "reload with a bad configuration", r, 1, "unknown keyword 'bogus_keyword'")
 		if load.Failed.Load() != 0 || load.OK.Load() == 0 {
-			t.Errorf("during the failed reload: %d ok, %d failed %q", load.OK.Load(), load.Failed.Load(), load.Errors)
+			t.Errorf("during the failed reload: %d ok, %d failed %q", load.OK.Load(), load.Failed.Load(), load.Errors())
 		}
 		if w := l.procs(t).Workers[0].Pid; w != worker {
 			t.Errorf("the failed reload replaced worker %d by %d", worker, w)
@@ -571,7 +518,7 @@ func TestComponentHAProxy(t *testing.T) {
 		// A changed argument list cannot be reloaded: haproxy restarts. That
 		// restart refuses connections, which shows the load above would
 		// have seen a reload that drops any.
-		load = StartLoad(addr, 4)
+		load = startLoad(addr, 4)
 		time.Sleep(100 * time.Millisecond)
 		r = l.run(t, "reload", "extra_args=-L goha-test")
 		time.Sleep(100 * time.Millisecond)

@@ -22,6 +22,9 @@ func Cases(cfg Config) []Case {
 	return []Case{VIPCase(cfg), GaleraCase(cfg), MySQLCase(cfg)}
 }
 
+// LoadCases lists the comparisons under client load make bench runs.
+func LoadCases(cfg Config) []LoadCase { return []LoadCase{HAProxyReloadCase(cfg)} }
+
 // Monitor meta-data every case passes: a recurring 10 s monitor with a 20 s
 // timeout, as the agents' own meta-data advertise.
 const (

@@ -41,6 +41,7 @@ type Report struct {
 	Warmup    int // calls per agent before measuring, not counted
 	Traced    int // extra calls per agent under strace, for forks and execs
 	Results   []Result
+	Loads     []LoadResult // comparisons under client load
 	Scenarios []Scenario
 	// ScenarioSource says where scenario results were looked for, for the
 	// line shown when there are none.
@@ -191,6 +192,13 @@ func (r Report) Markdown(w io.Writer) error {
 	}
 	if len(notes) > 0 {
 		b.WriteString("\n" + strings.Join(notes, ""))
+	}
+
+	if len(r.Loads) > 0 {
+		b.WriteString("\n")
+		if err := WriteLoadResults(&b, r.Loads); err != nil {
+			return err
+		}
 	}
 
 	b.WriteString("\n## Lab scenarios\n\n")

@@ -72,11 +72,13 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 
-	cases := bench.Cases(bench.Config{AgentDir: agentDir, OCFRoot: *ocfRoot})
+	cfg := bench.Config{AgentDir: agentDir, OCFRoot: *ocfRoot}
+	cases, loads := bench.Cases(cfg), bench.LoadCases(cfg)
 	if *only != "" {
 		want := strings.Split(*only, ",")
 		cases = slices.DeleteFunc(cases, func(c bench.Case) bool { return !slices.Contains(want, c.Name) })
-		if len(cases) != len(want) {
+		loads = slices.DeleteFunc(loads, func(c bench.LoadCase) bool { return !slices.Contains(want, c.Name) })
+		if len(cases)+len(loads) != len(want) {
 			return fmt.Errorf("-case %s: unknown case among them", *only)
 		}
 	}
@@ -101,6 +103,13 @@ func run(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		report.Results = append(report.Results, res)
+	}
+	for _, c := range loads {
+		res, err := c.Run(ctx, stderr)
+		if err != nil {
+			return err
+		}
+		report.Loads = append(report.Loads, res)
 	}
 
 	var md bytes.Buffer
