@@ -19,7 +19,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -50,42 +49,17 @@ func requireApache(t *testing.T) {
 	}
 }
 
-var (
-	agentOnce sync.Once
-	agentPath string
-	agentErr  error
-	agentDir  string
-)
-
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if agentDir != "" {
-		os.RemoveAll(agentDir)
-	}
+	agent.Remove()
 	os.Exit(code)
 }
 
-// agentBinary builds the agent alone once per run (internal/apachecmd),
-// so the test does not depend on the agent being registered in cmd/goha.
-func agentBinary(t *testing.T) string {
-	t.Helper()
-	agentOnce.Do(func() {
-		var err error
-		if agentDir, err = os.MkdirTemp("", "goha-apache-"); err != nil {
-			agentErr = err
-			return
-		}
-		// ocf-tester runs meta-data as nobody.
-		if agentErr = os.Chmod(agentDir, 0o755); agentErr != nil {
-			return
-		}
-		agentPath, agentErr = testbuild.Main(agentDir, "apache", "./agents/apache/internal/apachecmd")
-	})
-	if agentErr != nil {
-		t.Fatal(agentErr)
-	}
-	return agentPath
-}
+// agent is the agent alone (agents/apache/internal/apachecmd), built once per run, so the
+// test does not depend on the agent being registered in cmd/goha.
+var agent = &testbuild.Once{Name: "apache", Pkg: "./agents/apache/internal/apachecmd"}
+
+func agentBinary(t *testing.T) string { return agent.Path(t) }
 
 // freePort returns a loopback TCP port nobody listens on right now.
 func freePort(t *testing.T) int {

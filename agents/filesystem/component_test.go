@@ -19,7 +19,6 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -38,9 +37,7 @@ func TestMain(m *testing.M) {
 		return
 	}
 	code := m.Run()
-	if agentDir != "" {
-		os.RemoveAll(agentDir)
-	}
+	agent.Remove()
 	os.Exit(code)
 }
 
@@ -96,31 +93,11 @@ func requireComponent(t *testing.T) {
 	}
 }
 
-var (
-	agentOnce sync.Once
-	agentPath string
-	agentErr  error
-	agentDir  string
-)
+// agent is the agent alone (agents/filesystem/internal/filesystemcmd), built once per run, so the
+// test does not depend on the agent being registered in cmd/goha.
+var agent = &testbuild.Once{Name: "filesystem", Pkg: "./agents/filesystem/internal/filesystemcmd"}
 
-// agentBinary builds the agent alone once per run.
-func agentBinary(t *testing.T) string {
-	t.Helper()
-	agentOnce.Do(func() {
-		if agentDir, agentErr = os.MkdirTemp("", "goha-filesystem-"); agentErr != nil {
-			return
-		}
-		// ocf-tester runs meta-data as nobody.
-		if agentErr = os.Chmod(agentDir, 0o755); agentErr != nil {
-			return
-		}
-		agentPath, agentErr = testbuild.Main(agentDir, "filesystem", "./agents/filesystem/internal/filesystemcmd")
-	})
-	if agentErr != nil {
-		t.Fatal(agentErr)
-	}
-	return agentPath
-}
+func agentBinary(t *testing.T) string { return agent.Path(t) }
 
 func run(t *testing.T, name string, args ...string) string {
 	t.Helper()

@@ -16,7 +16,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -40,39 +39,17 @@ func requireHAProxy(t *testing.T) {
 	}
 }
 
-var (
-	agentOnce sync.Once
-	agentPath string
-	agentErr  error
-	agentDir  string
-)
-
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if agentDir != "" {
-		os.RemoveAll(agentDir)
-	}
+	agent.Remove()
 	os.Exit(code)
 }
 
-// agentBinary builds the agent alone once per run (internal/haproxycmd).
-func agentBinary(t *testing.T) string {
-	t.Helper()
-	agentOnce.Do(func() {
-		if agentDir, agentErr = os.MkdirTemp("", "goha-haproxy-"); agentErr != nil {
-			return
-		}
-		// ocf-tester runs meta-data as nobody.
-		if agentErr = os.Chmod(agentDir, 0o755); agentErr != nil {
-			return
-		}
-		agentPath, agentErr = testbuild.Main(agentDir, "haproxy", "./agents/haproxy/internal/haproxycmd")
-	})
-	if agentErr != nil {
-		t.Fatal(agentErr)
-	}
-	return agentPath
-}
+// agent is the agent alone (agents/haproxy/internal/haproxycmd), built once per run, so the
+// test does not depend on the agent being registered in cmd/goha.
+var agent = &testbuild.Once{Name: "haproxy", Pkg: "./agents/haproxy/internal/haproxycmd"}
+
+func agentBinary(t *testing.T) string { return agent.Path(t) }
 
 // freePort returns a loopback TCP port nobody listens on right now.
 func freePort(t *testing.T) int {

@@ -19,7 +19,6 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -51,40 +50,17 @@ func requireRoot(t *testing.T) {
 	}
 }
 
-var (
-	agentOnce sync.Once
-	agentPath string
-	agentErr  error
-	agentDir  string
-)
-
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if agentDir != "" {
-		os.RemoveAll(agentDir)
-	}
+	agent.Remove()
 	os.Exit(code)
 }
 
-// agentBinary builds the agent alone once per run (internal/osmcmd), so
-// the test does not depend on the agent being registered in cmd/goha.
-func agentBinary(t *testing.T) string {
-	t.Helper()
-	agentOnce.Do(func() {
-		if agentDir, agentErr = os.MkdirTemp("", "goha-osm-"); agentErr != nil {
-			return
-		}
-		// ocf-tester runs meta-data as nobody.
-		if agentErr = os.Chmod(agentDir, 0o755); agentErr != nil {
-			return
-		}
-		agentPath, agentErr = testbuild.Main(agentDir, "osm", "./agents/osm/internal/osmcmd")
-	})
-	if agentErr != nil {
-		t.Fatal(agentErr)
-	}
-	return agentPath
-}
+// agent is the agent alone (agents/osm/internal/osmcmd), built once per run, so the
+// test does not depend on the agent being registered in cmd/goha.
+var agent = &testbuild.Once{Name: "osm", Pkg: "./agents/osm/internal/osmcmd"}
+
+func agentBinary(t *testing.T) string { return agent.Path(t) }
 
 func run(t *testing.T, args ...string) string {
 	t.Helper()

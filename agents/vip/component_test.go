@@ -5,9 +5,6 @@ package vip
 // and ip(8); without them they skip and say why.
 
 import (
-	"github.com/goha-ha/goha/internal/testbuild"
-	"runtime"
-
 	"bytes"
 	"context"
 	"fmt"
@@ -17,13 +14,15 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/goha-ha/goha/internal/testbuild"
 )
 
 func requireRoot(t *testing.T) {
@@ -39,50 +38,17 @@ func requireRoot(t *testing.T) {
 	}
 }
 
-var (
-	agentOnce sync.Once
-	agentPath string
-	agentErr  error
-	agentDir  string
-)
-
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if agentDir != "" {
-		os.RemoveAll(agentDir)
-	}
+	agent.Remove()
 	os.Exit(code)
 }
 
-// agentBinary builds the agent once per test run: the multi-call goha with a
-// vip symlink when cmd/goha compiles, otherwise the agent alone (so these
-// tests never depend on other packages being finished).
-func agentBinary(t *testing.T) string {
-	t.Helper()
-	agentOnce.Do(func() {
-		var err error
-		if agentDir, err = os.MkdirTemp("", "goha-vip-"); err != nil {
-			agentErr = err
-			return
-		}
-		// ocf-tester runs meta-data as nobody.
-		if agentErr = os.Chmod(agentDir, 0o755); agentErr != nil {
-			return
-		}
-		agentPath = filepath.Join(agentDir, "vip")
-		if _, err := testbuild.Main(agentDir, "goha", "./cmd/goha"); err == nil {
-			agentErr = os.Symlink("goha", agentPath)
-			return
-		} else {
-			fmt.Fprintf(os.Stderr, "cmd/goha does not build, testing the agent alone:\n%v\n", err)
-		}
-		_, agentErr = testbuild.Main(agentDir, "vip", "./agents/vip/internal/vipcmd")
-	})
-	if agentErr != nil {
-		t.Fatal(agentErr)
-	}
-	return agentPath
-}
+// agent is the agent alone (agents/vip/internal/vipcmd), built once per
+// run, so the test does not depend on the rest of cmd/goha.
+var agent = &testbuild.Once{Name: "vip", Pkg: "./agents/vip/internal/vipcmd"}
+
+func agentBinary(t *testing.T) string { return agent.Path(t) }
 
 var labSeq atomic.Int32
 

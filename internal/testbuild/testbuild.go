@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
+	"testing"
 )
 
 // Main builds the main package pkg, a path relative to the module root
@@ -34,4 +36,42 @@ func Main(dir, name, pkg string) (string, error) {
 		return "", fmt.Errorf("build %s: %w\n%s", pkg, err, b)
 	}
 	return out, nil
+}
+
+// Once builds one program for every test of a test binary, on first use,
+// into a directory of its own that ocf-tester's meta-data call (run as
+// nobody) can read. TestMain calls Remove after m.Run.
+type Once struct {
+	Name string // the binary's file name
+	Pkg  string // as for Main
+	once sync.Once
+	dir  string
+	path string
+	err  error
+}
+
+// Path builds the program on the first call and returns it; a failed
+// build fails t.
+func (o *Once) Path(t testing.TB) string {
+	t.Helper()
+	o.once.Do(func() {
+		if o.dir, o.err = os.MkdirTemp("", "goha-"+o.Name+"-"); o.err != nil {
+			return
+		}
+		if o.err = os.Chmod(o.dir, 0o755); o.err != nil {
+			return
+		}
+		o.path, o.err = Main(o.dir, o.Name, o.Pkg)
+	})
+	if o.err != nil {
+		t.Fatal(o.err)
+	}
+	return o.path
+}
+
+// Remove deletes what Path built.
+func (o *Once) Remove() {
+	if o.dir != "" {
+		os.RemoveAll(o.dir)
+	}
 }
