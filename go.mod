@@ -4,8 +4,10 @@ go 1.26.8
 
 require (
 	github.com/beevik/etree v1.8.1
+	github.com/coreos/go-systemd/v22 v22.7.0
 	github.com/fsnotify/fsnotify v1.10.1
 	github.com/go-sql-driver/mysql v1.10.1
+	github.com/godbus/dbus/v5 v5.2.4
 	github.com/google/nftables v0.3.0
 	github.com/mdlayher/ndp v1.1.0
 	github.com/urfave/cli/v2 v2.27.7

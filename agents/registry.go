@@ -13,6 +13,7 @@ import (
 	"github.com/goha-ha/goha/agents/haproxy"
 	"github.com/goha-ha/goha/agents/mysql"
 	"github.com/goha-ha/goha/agents/osm"
+	"github.com/goha-ha/goha/agents/service"
 	syncagent "github.com/goha-ha/goha/agents/sync"
 	"github.com/goha-ha/goha/agents/vdo"
 	"github.com/goha-ha/goha/agents/vip"
@@ -30,6 +31,7 @@ func All() []*ocf.Agent {
 		haproxy.Agent(),
 		mysql.Agent(),
 		osm.Agent(),
+		service.Agent(),
 		syncagent.Agent(),
 		vdo.Agent(),
 		vip.Agent(),
