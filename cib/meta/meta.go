@@ -4,6 +4,7 @@
 package meta
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 	"github.com/beevik/etree"
 
 	"github.com/goha-ha/goha/cib/pcmk"
+	"github.com/goha-ha/goha/ocf"
 )
 
 // Param is one parameter of an agent.
@@ -236,4 +238,21 @@ func (l *Local) Metadata(ctx context.Context, agent string) (*Agent, error) {
 		return nil, ErrNotInstalled
 	}
 	return nil, ErrNotInstalled
+}
+
+// Own is the meta-data of goha's own agents, from their declarations in
+// this binary, keyed ocf:goha:<name>: specs are checked against the agents
+// goha ships even where they are not installed yet.
+func Own(agents []*ocf.Agent) Static {
+	own := Static{}
+	for _, a := range agents {
+		var b bytes.Buffer
+		if err := a.WriteMetadata(&b); err != nil {
+			continue
+		}
+		if m, err := Parse(b.Bytes()); err == nil {
+			own["ocf:goha:"+a.Name] = m
+		}
+	}
+	return own
 }

@@ -5,6 +5,7 @@ package preset
 
 import (
 	"fmt"
+	"net/netip"
 	"sort"
 	"strings"
 
@@ -28,6 +29,10 @@ type Options struct {
 	FenceAddrs          []string
 	FenceUser           string
 	FencePasswordScript string
+	// FarmNetwork is the network of the OVD application servers, which
+	// the session manager reaches from the VIP (osm); default: the VIP's
+	// network.
+	FarmNetwork string
 	// Lab is the lab name for --fence lab.
 	Lab       string
 	Pacemaker string
@@ -133,6 +138,13 @@ func (p Preset) resolve(o Options) (Options, error) {
 	}
 	if o.Netmask == "" {
 		o.Netmask = "24"
+	}
+	if o.FarmNetwork == "" {
+		prefix, err := netip.ParsePrefix(o.VIPs[0] + "/" + o.Netmask)
+		if err != nil {
+			return o, fmt.Errorf("preset %s: VIP %s/%s: %w", p.Name, o.VIPs[0], o.Netmask, err)
+		}
+		o.FarmNetwork = prefix.Masked().String()
 	}
 	if len(o.PingHosts) == 0 {
 		o.PingHosts = d.PingHosts
@@ -312,7 +324,7 @@ func filefabric(o Options) *spec.Spec {
 		Primitives: []spec.Primitive{
 			{
 				ID: "mysql", Agent: "ocf:goha:mysql",
-				Params: nv("config", "/etc/mysql/my.cnf"),
+				Params: nv("config", "/etc/mysql/my.cnf", "replication_defaults_file", "/etc/mysql/goha-repl.cnf", "semi_sync", "true"),
 				Ops: []spec.Op{
 					op("start", "", "120s"),
 					op("stop", "", "120s"),
@@ -324,8 +336,9 @@ func filefabric(o Options) *spec.Spec {
 			},
 			vip("db-vip", o.VIPs[0], o.Netmask),
 			{
-				ID: "memcached", Agent: "systemd:memcached",
-				Ops: []spec.Op{op("monitor", "30s", "30s")},
+				ID: "memcached", Agent: "ocf:goha:service",
+				Params: nv("preset", "memcached"),
+				Ops:    []spec.Op{op("monitor", "30s", "30s")},
 			},
 			vip("memcached-vip", o.VIPs[1], o.Netmask),
 		},
@@ -365,7 +378,7 @@ func vprotect(o Options) *spec.Spec {
 			},
 			{
 				ID: "vdo", Agent: "ocf:goha:vdo",
-				Params: nv("volume", "vdo_vprotect", "device", "/dev/drbd0"),
+				Params: nv("volume", "vdo_vprotect"),
 				Ops:    []spec.Op{op("monitor", "20s", "30s")},
 			},
 			{
@@ -375,12 +388,14 @@ func vprotect(o Options) *spec.Spec {
 			},
 			vip("vip", o.VIPs[0], o.Netmask),
 			{
-				ID: "vprotect-server", Agent: "systemd:vprotect-server",
-				Ops: []spec.Op{op("monitor", "30s", "60s"), op("start", "", "300s"), op("stop", "", "300s")},
+				ID: "vprotect-server", Agent: "ocf:goha:service",
+				Params: nv("preset", "vprotect-server"),
+				Ops:    []spec.Op{op("monitor", "30s", "60s"), op("start", "", "300s"), op("stop", "", "300s")},
 			},
 			{
-				ID: "vprotect-node", Agent: "systemd:vprotect-node",
-				Ops: []spec.Op{op("monitor", "30s", "60s"), op("start", "", "300s"), op("stop", "", "300s")},
+				ID: "vprotect-node", Agent: "ocf:goha:service",
+				Params: nv("preset", "vprotect-node"),
+				Ops:    []spec.Op{op("monitor", "30s", "60s"), op("start", "", "300s"), op("stop", "", "300s")},
 			},
 		},
 		Groups: []spec.Group{
@@ -419,12 +434,14 @@ func osm(o Options) *spec.Spec {
 			vip("vip", o.VIPs[0], o.Netmask),
 			{
 				ID: "apache", Agent: "ocf:goha:apache",
-				Params: nv("config", "/etc/apache2/apache2.conf", "statusurl", "http://localhost/server-status"),
+				Params: nv("configfile", "/etc/apache2/apache2.conf", "statusurl", "http://localhost/server-status"),
 				Ops:    []spec.Op{op("monitor", "10s", "20s")},
 			},
 			{
+				// Traffic to the farm leaves from the VIP.
 				ID: "osm", Agent: "ocf:goha:osm",
-				Ops: []spec.Op{op("monitor", "20s", "40s")},
+				Params: nv("farm_network", o.FarmNetwork, "snat_address", o.VIPs[0]),
+				Ops:    []spec.Op{op("monitor", "20s", "40s")},
 			},
 			{
 				ID: "sync", Agent: "ocf:goha:sync",

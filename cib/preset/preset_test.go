@@ -5,7 +5,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/goha-ha/goha/agents"
 	"github.com/goha-ha/goha/cib"
+	"github.com/goha-ha/goha/cib/meta"
 	"github.com/goha-ha/goha/cib/pcmk"
 	"github.com/goha-ha/goha/cib/preset"
 	"github.com/goha-ha/goha/cib/spec"
@@ -213,6 +215,39 @@ func TestPresetsVerifyAndSimulate(t *testing.T) {
 			}
 			if len(sim.Moves) == 0 {
 				t.Error("nothing moved when the first node failed")
+			}
+		})
+	}
+}
+
+// TestPresetsMatchGohaAgents checks every preset against the meta-data of
+// the goha agents it uses: each parameter exists and none that is required
+// is missing, so a preset never names a parameter an agent does not take.
+func TestPresetsMatchGohaAgents(t *testing.T) {
+	own := meta.Own(agents.All())
+	tg, _ := cib.ParseTarget("2.1")
+	for _, p := range preset.All() {
+		t.Run(p.Name, func(t *testing.T) {
+			s, err := preset.Build(p.Name, preset.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			gohaAgents := 0
+			for _, pr := range s.Primitives {
+				if strings.HasPrefix(pr.Agent, "ocf:goha:") {
+					gohaAgents++
+					if _, ok := own[pr.Agent]; !ok {
+						t.Errorf("%s uses %s, which goha does not have", pr.ID, pr.Agent)
+					}
+				}
+			}
+			if gohaAgents == 0 {
+				t.Fatal("the preset uses no goha agent")
+			}
+			for _, f := range cib.Check(context.Background(), s, cib.CheckOptions{Target: tg, Agents: own}) {
+				if f.Severity == spec.Error && !strings.Contains(f.Msg, "not installed") {
+					t.Errorf("%s", f)
+				}
 			}
 		})
 	}

@@ -246,16 +246,7 @@ func resolveTarget(ctx context.Context, flag, fromSpec string) (cib.Target, erro
 // metadataSource knows goha's own agents (from this binary) first, then
 // what is installed on this machine.
 func metadataSource() meta.Source {
-	own := meta.Static{}
-	for _, a := range agents.All() {
-		var b bytes.Buffer
-		if err := a.WriteMetadata(&b); err != nil {
-			continue
-		}
-		if m, err := meta.Parse(b.Bytes()); err == nil {
-			own["ocf:goha:"+a.Name] = m
-		}
-	}
+	own := meta.Own(agents.All())
 	var b, e bytes.Buffer
 	if labfence.Main([]string{"fence_goha_lab", "-o", "metadata"}, nil, &b, &e) == 0 {
 		if m, err := meta.Parse(b.Bytes()); err == nil {
@@ -401,6 +392,7 @@ func presetCommand() *cli.Command {
 		&cli.StringSliceFlag{Name: "vip", Usage: "floating addresses, in the preset's order"},
 		&cli.StringFlag{Name: "netmask", Usage: "prefix length of the VIPs (default 24)"},
 		&cli.StringSliceFlag{Name: "ping-host", Usage: "hosts the ping resource checks (vprotect)"},
+		&cli.StringFlag{Name: "farm-network", Usage: "network of the OVD application servers, reached from the VIP (osm; default the VIP's network)"},
 		&cli.StringFlag{Name: "fence", Usage: "fence device kind: ipmilan, redfish, virsh, vmware, sbd, lab (default ipmilan)"},
 		&cli.StringSliceFlag{Name: "fence-addr", Usage: "BMC address per node (ipmilan, redfish), or the hypervisor (virsh, vmware)"},
 		&cli.StringFlag{Name: "fence-user", Usage: "fence device login (default admin)"},
@@ -423,7 +415,7 @@ func presetCommand() *cli.Command {
 			Action: func(c *cli.Context) error {
 				s, err := preset.Build(name, preset.Options{
 					Nodes: c.StringSlice("nodes"), Addresses: c.StringSlice("addresses"), VIPs: c.StringSlice("vip"),
-					Netmask: c.String("netmask"), PingHosts: c.StringSlice("ping-host"),
+					Netmask: c.String("netmask"), PingHosts: c.StringSlice("ping-host"), FarmNetwork: c.String("farm-network"),
 					Fence: c.String("fence"), FenceAddrs: c.StringSlice("fence-addr"),
 					FenceUser: c.String("fence-user"), FencePasswordScript: c.String("fence-password-script"),
 					Lab: c.String("lab"), Pacemaker: c.String("pacemaker"),
