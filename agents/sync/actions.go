@@ -38,7 +38,17 @@ func (a *actions) config(r *ocf.Request) (Config, error) {
 	if getenv == nil {
 		getenv = os.Getenv
 	}
-	return configFrom(r.Params, r.Resource, getenv("HA_RSCTMP"))
+	c, err := configFrom(r.Params, r.Resource, getenv("HA_RSCTMP"))
+	if err != nil {
+		return c, err
+	}
+	// The same peers parameter serves every node the resource may run
+	// on, so it lists this node too: a node never ships to itself.
+	c.Peers = OtherPeers(c.Peers, localHost(r.Node()))
+	if len(c.Peers) == 0 {
+		return c, ocf.Fail(ocf.ErrConfigured, "parameter %s names only this node (%s)", pPeers, r.Node())
+	}
+	return c, nil
 }
 
 // validate checks what the declarations cannot: the directory, the

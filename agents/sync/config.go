@@ -3,6 +3,8 @@ package sync
 import (
 	"errors"
 	"fmt"
+	"net"
+	"net/url"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -410,4 +412,31 @@ func checkRsyncOptions(opts []string) error {
 		}
 	}
 	return nil
+}
+
+// OtherPeers drops the peers that are this node, as isSelf says of a
+// peer's host.
+func OtherPeers(peers []Peer, isSelf func(host string) bool) []Peer {
+	var out []Peer
+	for _, p := range peers {
+		if !isSelf(peerHost(p.Name)) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// peerHost is the host of a peer as the peers parameter gives it: host,
+// user@host, host:port or rsync://[user@]host[:port]/module/path.
+func peerHost(name string) string {
+	if u, err := url.Parse(name); err == nil && u.Scheme != "" && u.Host != "" {
+		return u.Hostname()
+	}
+	if _, h, ok := strings.Cut(name, "@"); ok {
+		name = h
+	}
+	if h, _, err := net.SplitHostPort(name); err == nil {
+		return h
+	}
+	return strings.Trim(name, "[]")
 }

@@ -1,6 +1,7 @@
 package sync
 
 import (
+	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -199,6 +200,40 @@ func TestParamChecks(t *testing.T) {
 		}
 		if err := p.Check(tc.value); (err == nil) != tc.ok {
 			t.Errorf("%s=%q: %v, want ok=%v", tc.param, tc.value, err, tc.ok)
+		}
+	}
+}
+
+func TestOtherPeers(t *testing.T) {
+	peers := []Peer{{Name: "osm1"}, {Name: "root@osm2"}, {Name: "rsync://osm1:8873/data/x"}, {Name: "10.0.0.2"}, {Name: "[fd00::2]:873"}}
+	self := map[string]bool{"osm1": true, "fd00::2": true}
+	got := OtherPeers(peers, func(h string) bool { return self[h] })
+	var names []string
+	for _, p := range got {
+		names = append(names, p.Name)
+	}
+	if want := "root@osm2 10.0.0.2"; strings.Join(names, " ") != want {
+		t.Errorf("OtherPeers = %v, want %s", names, want)
+	}
+	for in, want := range map[string]string{
+		"osm1": "osm1", "user@osm2": "osm2", "osm3:22": "osm3", "rsync://u@osm4:873/m/p": "osm4",
+		"[fd00::1]:873": "fd00::1", "fd00::1": "fd00::1", "rsync://[fd00::5]/m": "fd00::5",
+	} {
+		if got := peerHost(in); got != want {
+			t.Errorf("peerHost(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestLocalHost(t *testing.T) {
+	host, _ := os.Hostname()
+	is := localHost("node-a")
+	for _, tc := range []struct {
+		host string
+		want bool
+	}{{"node-a", true}, {host, true}, {"127.0.0.1", false}, {"localhost", false}, {"192.0.2.250", false}, {"", false}} {
+		if got := is(tc.host); got != tc.want {
+			t.Errorf("localHost(%q) = %v, want %v", tc.host, got, tc.want)
 		}
 	}
 }
