@@ -1,8 +1,10 @@
 package e2e
 
 import (
+	"bufio"
 	"context"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -89,9 +91,42 @@ func (fx *mysqlFixture) timeKill(t *testing.T, ctx context.Context) (float64, bo
 	}
 	st := fx.w.Stats()
 	secs := st.OutageAt.Add(st.Outage).Sub(fault).Seconds()
+	fx.logOperations(t, 12)
 	fx.cleanup(t, ctx)
 	wctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 	defer cancel()
 	fx.waitRoles(t, wctx, "", "both back")
 	return secs, true
+}
+
+// logOperations logs the last n results of the database resource's
+// operations from each database node's Pacemaker log, so that a slow
+// failover shows which step took the time.
+func (fx *mysqlFixture) logOperations(t *testing.T, n int) {
+	t.Helper()
+	st, err := fx.l.State()
+	if err != nil {
+		return
+	}
+	for _, node := range st.Nodes {
+		if node.Name == mysqlQuorum {
+			continue
+		}
+		f, err := os.Open(filepath.Join(node.Dir, "var-log-pacemaker", "pacemaker.log"))
+		if err != nil {
+			continue
+		}
+		var lines []string
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			if l := sc.Text(); strings.Contains(l, "Result of") && strings.Contains(l, "operation for db ") {
+				lines = append(lines, l)
+			}
+		}
+		f.Close()
+		if len(lines) > n {
+			lines = lines[len(lines)-n:]
+		}
+		t.Logf("%s: last operations of db:\n%s", node.Name, strings.Join(lines, "\n"))
+	}
 }

@@ -97,6 +97,9 @@ func newMySQLFixtureWith(t *testing.T, agent string, semiSync bool) *mysqlFixtur
 		"op", "monitor", "interval=5s", "role=Unpromoted", "timeout=30s",
 		// A promote that cannot catch up gives up after 30 s, not 120.
 		"op", "promote", "timeout=30s",
+		// A failed writer moves to the other node instead of being
+		// restarted in place; it may run again as a replica after 30 s.
+		"meta", "migration-threshold=1", "failure-timeout=30s",
 		"promotable", "promoted-max=1", "notify=true")...)
 	fx.pcs(t, ctx, "constraint", "location", mysqlClone, "avoids", mysqlQuorum)
 	fx.pcs(t, ctx, "resource", "create", mysqlVIP, "ocf:goha:vip", "ip="+vip.String(), "cidr_netmask=24", "nic=eth0",

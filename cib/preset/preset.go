@@ -343,7 +343,7 @@ func filefabric(o Options) *spec.Spec {
 			vip("memcached-vip", o.VIPs[1], o.Netmask),
 		},
 		Clones: []spec.Clone{
-			{Resource: "mysql", Promotable: true, Meta: nv("promoted-max", "1", "notify", "true")},
+			{Resource: "mysql", Promotable: true, Meta: nv("promoted-max", "1", "notify", "true", "migration-threshold", "1", "failure-timeout", "60s")},
 			{Resource: "memcached"},
 		},
 		Colocations: []spec.Colocation{
