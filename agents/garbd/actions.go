@@ -119,7 +119,7 @@ func (a *actions) start(ctx context.Context, r *ocf.Request) error {
 	var l *launched
 	if pid > 0 {
 		r.Log.Infof("garbd of cluster %q already runs as pid %d", c.Cluster, pid)
-		if err := writePidFile(c.Pid, pid); err != nil {
+		if err := proc.WritePidFile(c.Pid, pid); err != nil {
 			return ocf.Wrap(ocf.ErrGeneric, err, "record garbd's pid")
 		}
 	} else {
@@ -132,7 +132,7 @@ func (a *actions) start(ctx context.Context, r *ocf.Request) error {
 			return ocf.Wrap(ocf.ErrGeneric, err, "start garbd")
 		}
 		pid = l.Pid
-		if err := writePidFile(c.Pid, pid); err != nil {
+		if err := proc.WritePidFile(c.Pid, pid); err != nil {
 			a.terminate(ctx, r, c, []int{pid})
 			return ocf.Wrap(ocf.ErrGeneric, err, "record garbd's pid")
 		}

@@ -282,7 +282,7 @@ func TestStopFindsEveryGarbd(t *testing.T) {
 	ours := h.sys.spawn([]string{h.bin, "--address", address, "--group", cluster})
 	leftover := h.sys.spawn([]string{"/usr/bin/garbd", "-a", address, "-g", cluster})
 	otherCluster := h.sys.spawn([]string{"/usr/bin/garbd", "-a", address, "-g", "other"})
-	writePidFile(h.pidFile(), ours)
+	proc.WritePidFile(h.pidFile(), ours)
 	h.sys.proc(leftover).ignoreTerm = true
 	begin := time.Now()
 	h.expect("stop", "stop", ocf.Success, "")
@@ -303,7 +303,7 @@ func TestStopFindsEveryGarbd(t *testing.T) {
 func TestStopFailsWhenGarbdSurvives(t *testing.T) {
 	h := newHarness(t)
 	pid := h.sys.spawn([]string{h.bin, "--address", address, "--group", cluster})
-	writePidFile(h.pidFile(), pid)
+	proc.WritePidFile(h.pidFile(), pid)
 	h.sys.proc(pid).unkillable = true
 	h.expect("stop", "stop", ocf.ErrGeneric, "still runs after SIGKILL", "OCF_RESKEY_CRM_meta_timeout=3000")
 	if _, err := os.Stat(h.pidFile()); err != nil {
@@ -315,7 +315,7 @@ func TestStopFailsWhenGarbdSurvives(t *testing.T) {
 func TestStalePidFile(t *testing.T) {
 	h := newHarness(t)
 	other := h.sys.spawn([]string{"/usr/sbin/sshd", "-D"})
-	writePidFile(h.pidFile(), other)
+	proc.WritePidFile(h.pidFile(), other)
 	h.expect("probe", "monitor", ocf.NotRunning, "")
 	h.expect("stop", "stop", ocf.Success, "")
 	if p := h.sys.proc(other); !p.alive || len(p.signals) != 0 {

@@ -1,6 +1,7 @@
 package garbd
 
 import (
+	"github.com/goha-ha/goha/internal/atomicfile"
 	"github.com/goha-ha/goha/internal/proc"
 
 	"bufio"
@@ -277,38 +278,7 @@ func saveState(c Config, s runState) error {
 	if err != nil {
 		return err
 	}
-	return writeAtomic(statePath(c), append(raw, '\n'))
-}
-
-func writePidFile(path string, pid int) error {
-	return writeAtomic(path, []byte(strconv.Itoa(pid)+"\n"))
-}
-
-// writeAtomic replaces path by a file with data, never leaving half of it.
-func writeAtomic(path string, data []byte) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return fmt.Errorf("create directory of %s: %w", path, err)
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
+	return atomicfile.Write(statePath(c), append(raw, '\n'), 0o644)
 }
 
 // removeRunFiles deletes the pid and state files.

@@ -105,7 +105,7 @@ func TestPidFile(t *testing.T) {
 	if pid, err := proc.ReadPidFile(path); pid != 0 || err != nil {
 		t.Fatalf("missing pid file: %d, %v", pid, err)
 	}
-	if err := writePidFile(path, 4321); err != nil {
+	if err := proc.WritePidFile(path, 4321); err != nil {
 		t.Fatal(err)
 	}
 	if pid, err := proc.ReadPidFile(path); pid != 4321 || err != nil {
@@ -136,7 +136,7 @@ func TestRunState(t *testing.T) {
 	if got := loadState(c, 78); got != (runState{Pid: 78}) {
 		t.Errorf("loadState for another pid = %+v", got)
 	}
-	writePidFile(c.Pid, 77)
+	proc.WritePidFile(c.Pid, 77)
 	if err := removeRunFiles(c); err != nil {
 		t.Fatal(err)
 	}

@@ -13,11 +13,12 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/goha-ha/goha/internal/atomicfile"
 
 	"golang.org/x/sys/unix"
 
@@ -276,7 +277,7 @@ func saveListeners(c Config, ls []Listener) error {
 	if err != nil {
 		return err
 	}
-	return writeAtomic(listenersPath(c), append(raw, '\n'))
+	return atomicfile.Write(listenersPath(c), append(raw, '\n'), 0o644)
 }
 
 // loadListeners returns the saved listeners; ok is false without a file.
@@ -292,29 +293,6 @@ func loadListeners(c Config) (ls []Listener, ok bool, err error) {
 		return nil, false, fmt.Errorf("read %s: %w", listenersPath(c), err)
 	}
 	return ls, true, nil
-}
-
-// writeAtomic replaces path by a file with data, never leaving half of it.
-func writeAtomic(path string, data []byte) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return fmt.Errorf("create directory of %s: %w", path, err)
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
 }
 
 // removeRunFiles deletes the pid file, the listeners file and the master

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/goha-ha/goha/internal/atomicfile"
+
 	"github.com/goha-ha/goha/internal/proc"
 	"github.com/goha-ha/goha/ocf"
 )
@@ -135,7 +137,7 @@ func (a *actions) start(ctx context.Context, r *ocf.Request) error {
 	}
 	if pid > 0 {
 		r.Log.Infof("sync daemon of %s already runs as pid %d", c.Directory, pid)
-		if err := writeAtomic(c.pidFile(), []byte(fmt.Sprintf("%d\n", pid)), 0o644); err != nil {
+		if err := proc.WritePidFile(c.pidFile(), pid); err != nil {
 			return ocf.Wrap(ocf.ErrGeneric, err, "record the daemon's pid")
 		}
 		return nil
@@ -155,7 +157,7 @@ func (a *actions) start(ctx context.Context, r *ocf.Request) error {
 	if err != nil {
 		return ocf.Wrap(ocf.ErrGeneric, err, "start the sync daemon")
 	}
-	if err := writeAtomic(c.pidFile(), []byte(fmt.Sprintf("%d\n", l.Pid)), 0o644); err != nil {
+	if err := proc.WritePidFile(c.pidFile(), l.Pid); err != nil {
 		a.terminate(ctx, r, c, l.Pid)
 		return ocf.Wrap(ocf.ErrGeneric, err, "record the daemon's pid")
 	}
@@ -376,7 +378,7 @@ func (a *actions) publishDown(ctx context.Context, r *ocf.Request, c Config, dow
 	} else {
 		err = r.Attrs.Set(ctx, r.Node(), downAttribute(c), down, ocf.Transient)
 		if err == nil {
-			err = writeAtomic(c.attrFile(), []byte(down), 0o644)
+			err = atomicfile.Write(c.attrFile(), []byte(down), 0o644)
 		}
 	}
 	if err != nil {

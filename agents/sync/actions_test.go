@@ -7,7 +7,6 @@ import (
 	"os"
 	"reflect"
 	"slices"
-	"strconv"
 	"testing"
 	"time"
 
@@ -114,7 +113,7 @@ func TestStopEndsTheSession(t *testing.T) {
 				f.argv[pid] = argv
 			}
 			if tc.pidFile != 0 {
-				writeAtomic(c.pidFile(), []byte(strconv.Itoa(tc.pidFile)+"\n"), 0o644)
+				proc.WritePidFile(c.pidFile(), tc.pidFile)
 			}
 			writeJSON(c.stateFile(), Report{})
 			if err := a.stop(context.Background(), r); err != nil {
@@ -150,7 +149,7 @@ func TestMonitorWithoutDaemon(t *testing.T) {
 			a := &actions{sys: &fakeSystem{}}
 			c, _ := a.config(r)
 			if tc.pidFile {
-				writeAtomic(c.pidFile(), []byte("999999\n"), 0o644)
+				proc.WritePidFile(c.pidFile(), 999999)
 			}
 			if got := ocf.StatusOf(a.monitor(context.Background(), r)); got != tc.want {
 				t.Fatalf("monitor = %v, want %v", got, tc.want)
@@ -167,7 +166,7 @@ func TestMonitorReadsTheReport(t *testing.T) {
 	a := &actions{sys: f}
 	c, _ := a.config(r)
 	f.argv[self] = c.daemonArgv("/usr/sbin/goha")
-	writeAtomic(c.pidFile(), []byte("0\n"), 0o644) // lost: found in /proc
+	proc.WritePidFile(c.pidFile(), 0) // lost: found in /proc
 	if got := ocf.StatusOf(a.monitor(context.Background(), r)); got != ocf.ErrGeneric {
 		t.Fatalf("monitor without a report = %v, want %v", got, ocf.ErrGeneric)
 	}

@@ -38,21 +38,7 @@ const (
 // one lab machine. The cluster address is a placeholder: the resource agent
 // passes the real one on the command line.
 func MyCnf(node string, addr netip.Addr) string {
-	lines := []string{
-		"# Written by the goha lab (internal/labmariadb) for node " + node + ".",
-		"[client]",
-		"socket = " + Socket,
-		"",
-		"[mysqld]",
-		"user = mysql",
-		"datadir = " + DataDir,
-		"socket = " + Socket,
-		"pid-file = /run/mysqld/mysqld.pid",
-		"log_error = " + ErrorLog,
-		fmt.Sprintf("port = %d", Port),
-		"bind-address = 0.0.0.0",
-		"skip-name-resolve",
-		"default_storage_engine = InnoDB",
+	lines := append(serverLines(node),
 		"binlog_format = ROW",
 		"innodb_autoinc_lock_mode = 2",
 		"innodb_buffer_pool_size = 32M",
@@ -61,15 +47,15 @@ func MyCnf(node string, addr netip.Addr) string {
 		"max_connections = 50",
 		"",
 		"wsrep_on = ON",
-		"wsrep_provider = " + ProviderLib,
+		"wsrep_provider = "+ProviderLib,
 		"wsrep_provider_options = \"gcache.size=64M\"",
 		"wsrep_cluster_name = goha-lab",
 		"wsrep_cluster_address = gcomm://",
-		"wsrep_node_address = " + addr.String(),
-		"wsrep_node_name = " + node,
+		"wsrep_node_address = "+addr.String(),
+		"wsrep_node_name = "+node,
 		"wsrep_sst_method = rsync",
 		"",
-	}
+	)
 	return strings.Join(lines, "\n")
 }
 
@@ -84,7 +70,34 @@ func CheckCnf(password string) string {
 // log (also those replicated from the other server), crash-safe commits,
 // and the node's own server_id.
 func ReplicaCnf(node string, serverID int) string {
-	lines := []string{
+	lines := append(serverLines(node),
+		fmt.Sprintf("server_id = %d", serverID),
+		"log_bin = mysql-bin",
+		"log_slave_updates = ON",
+		"binlog_format = ROW",
+		"gtid_strict_mode = ON",
+		"sync_binlog = 1",
+		"innodb_flush_log_at_trx_commit = 1",
+		"relay_log = relay-bin",
+		"innodb_buffer_pool_size = 32M",
+		"innodb_log_file_size = 16M",
+		"performance_schema = OFF",
+		"max_connections = 50",
+		"",
+	)
+	return strings.Join(lines, "\n")
+}
+
+// ReplCnf is the client option file the mysql agent reads with
+// replication_defaults_file.
+func ReplCnf(password string) string {
+	return "[client]\nuser = " + ReplUser + "\npassword = " + password + "\n"
+}
+
+// serverLines begin every node's my.cnf: the paths the agents and the
+// MariaDB packaging expect, the port, and name resolution off.
+func serverLines(node string) []string {
+	return []string{
 		"# Written by the goha lab (internal/labmariadb) for node " + node + ".",
 		"[client]",
 		"socket = " + Socket,
@@ -99,25 +112,5 @@ func ReplicaCnf(node string, serverID int) string {
 		"bind-address = 0.0.0.0",
 		"skip-name-resolve",
 		"default_storage_engine = InnoDB",
-		fmt.Sprintf("server_id = %d", serverID),
-		"log_bin = mysql-bin",
-		"log_slave_updates = ON",
-		"binlog_format = ROW",
-		"gtid_strict_mode = ON",
-		"sync_binlog = 1",
-		"innodb_flush_log_at_trx_commit = 1",
-		"relay_log = relay-bin",
-		"innodb_buffer_pool_size = 32M",
-		"innodb_log_file_size = 16M",
-		"performance_schema = OFF",
-		"max_connections = 50",
-		"",
 	}
-	return strings.Join(lines, "\n")
-}
-
-// ReplCnf is the client option file the mysql agent reads with
-// replication_defaults_file.
-func ReplCnf(password string) string {
-	return "[client]\nuser = " + ReplUser + "\npassword = " + password + "\n"
 }

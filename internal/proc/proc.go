@@ -14,6 +14,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/goha-ha/goha/internal/atomicfile"
 )
 
 // ErrGone is returned for a process that does not exist (any more).
@@ -98,4 +100,10 @@ func Terminate(ctx context.Context, pids []int, killAt time.Time) error {
 		case <-tick.C:
 		}
 	}
+}
+
+// WritePidFile records pid in path, replacing the file whole, so that a
+// concurrent ReadPidFile sees the old pid or the new one.
+func WritePidFile(path string, pid int) error {
+	return atomicfile.Write(path, []byte(strconv.Itoa(pid)+"\n"), 0o644)
 }
