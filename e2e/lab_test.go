@@ -20,6 +20,9 @@ import (
 // stack's programs.
 func labNeeds(t *testing.T) {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("a lab takes minutes: skipped in -short mode (make e2e runs it)")
+	}
 	if os.Geteuid() != 0 {
 		t.Skip("the lab needs root (namespaces, veths, cgroups)")
 	}

@@ -170,6 +170,7 @@ func (fx *mysqlFixture) waitVIPOn(t *testing.T, ctx context.Context, node, what 
 		}
 		select {
 		case <-ctx.Done():
+			fx.dumpLogs(t)
 			t.Fatalf("%s: the VIP is not started with the writer %s: %s", what, node, last)
 		case <-time.After(500 * time.Millisecond):
 		}

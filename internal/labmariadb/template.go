@@ -81,9 +81,12 @@ func templateSQL(checkPassword, writerPassword, replPassword string) string {
 		"CREATE USER '" + WriterUser + "'@'%' IDENTIFIED BY '" + writerPassword + "'",
 		"GRANT ALL ON test.* TO '" + WriterUser + "'@'%'",
 		"CREATE USER '" + ReplUser + "'@'%' IDENTIFIED BY '" + replPassword + "'",
-		// SUPER, PROCESS and RELOAD too: ocf:heartbeat:mysql runs its local
-		// replication statements as this user (ocf:goha:mysql does not).
-		"GRANT REPLICATION SLAVE, REPLICATION CLIENT, SUPER, PROCESS, RELOAD ON *.* TO '" + ReplUser + "'@'%'",
+		// What ocf:heartbeat:mysql needs besides: it runs its local
+		// replication statements and read_only switches as this user
+		// (ocf:goha:mysql does not). MariaDB 10.11's SUPER no longer
+		// includes READ_ONLY ADMIN.
+		"GRANT REPLICATION SLAVE, REPLICATION CLIENT, SUPER, PROCESS, RELOAD, READ_ONLY ADMIN, " +
+			"REPLICATION SLAVE ADMIN, BINLOG MONITOR, SLAVE MONITOR ON *.* TO '" + ReplUser + "'@'%'",
 		"FLUSH PRIVILEGES",
 	}, ";\n") + ";\n"
 }
