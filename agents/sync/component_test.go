@@ -16,6 +16,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -195,14 +196,41 @@ func (res *resource) daemons(t *testing.T) []int {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return pids
+	// A child the daemon just forked shows the daemon's command line until
+	// it execs rsync: that is not a second daemon.
+	var daemons []int
+	for _, pid := range pids {
+		if !slices.Contains(pids, parentOf(pid)) {
+			daemons = append(daemons, pid)
+		}
+	}
+	return daemons
 }
 
-// rsyncsOf lists the live rsync processes whose argv copies from src.
+// parentOf is pid's parent from /proc/<pid>/stat, 0 when unknown.
+func parentOf(pid int) int {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	i := bytes.LastIndexByte(raw, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(raw[i+1:]))
+	if len(f) < 2 {
+		return 0
+	}
+	ppid, _ := strconv.Atoi(f[1])
+	return ppid
+}
+
+// rsyncsOf lists the live rsync processes whose argv copies from src
+// (a push) or into it (the merge before the first push).
 func rsyncsOf(t *testing.T, src string) []int {
 	t.Helper()
 	pids, err := host{}.Find(func(argv []string) bool {
-		return len(argv) > 2 && argv[0] == rsyncProgram && argv[len(argv)-2] == src+"/"
+		return len(argv) > 2 && argv[0] == rsyncProgram && (argv[len(argv)-2] == src+"/" || argv[len(argv)-1] == src+"/")
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -349,11 +377,20 @@ func TestComponentSync(t *testing.T) {
 	t.Run("sync", func(t *testing.T) {
 		expect(t, "probe before start", res.run(t, "monitor"), 7, "")
 		expect(t, "monitor before start", res.run(t, "monitor", recurring), 7, "")
+		// A file the peer holds and this node lacks, as one written on the
+		// peer while it was the active node: the start merges it in
+		// instead of deleting it with its push.
+		if err := os.WriteFile(filepath.Join(peer.module, "written-on-peer"), []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
 		begin := time.Now()
 		expect(t, "start", res.run(t, "start"), 0, "")
 		// start returns after the full sync: no polling needed.
 		if !reflect.DeepEqual(tree(src), tree(peer.module)) {
 			t.Fatalf("start returned before the full sync: source %v, peer %v", tree(src), tree(peer.module))
+		}
+		if _, err := os.Stat(filepath.Join(src, "written-on-peer")); err != nil {
+			t.Fatalf("the file the peer held was not merged in at start: %v (source %v, peer %v)", err, tree(src), tree(peer.module))
 		}
 		t.Logf("start with full sync: %s", time.Since(begin).Round(time.Millisecond))
 		daemons := res.daemons(t)

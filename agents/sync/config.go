@@ -275,8 +275,21 @@ func splitFields(v string) []string {
 // caught up by the same command. rsync compares the trees and sends only
 // what differs.
 func rsyncArgv(c Config, p Peer) []string {
+	return append(rsyncBase(c, "--delete"), strings.TrimSuffix(c.Directory, "/")+"/", p.Dest)
+}
+
+// rsyncPullArgv copies from p to this node what p holds newer than this
+// node (--update) and deletes nothing: what a node that takes over runs
+// before its first push, so that files written on p while this node was
+// away are merged in rather than deleted by the push.
+func rsyncPullArgv(c Config, p Peer) []string {
+	return append(rsyncBase(c, "--update"), p.Dest, strings.TrimSuffix(c.Directory, "/")+"/")
+}
+
+// rsyncBase is rsync's argv up to the source and destination.
+func rsyncBase(c Config, mode string) []string {
 	timeout := strconv.Itoa(int(c.IOTimeout / time.Second))
-	argv := []string{c.Rsync, "--archive", "--delete", "--timeout=" + timeout}
+	argv := []string{c.Rsync, "--archive", mode, "--timeout=" + timeout}
 	switch c.Transport {
 	case transportSSH:
 		argv = append(argv, "--rsh="+sshCommand(c))
@@ -289,8 +302,7 @@ func rsyncArgv(c Config, p Peer) []string {
 	for _, x := range c.Excludes {
 		argv = append(argv, "--exclude="+x)
 	}
-	argv = append(argv, c.Options...)
-	return append(argv, strings.TrimSuffix(c.Directory, "/")+"/", p.Dest)
+	return append(argv, c.Options...)
 }
 
 // sshCommand is rsync's --rsh value. rsync splits it into words itself

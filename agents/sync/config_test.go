@@ -160,6 +160,19 @@ func TestRsyncArgv(t *testing.T) {
 	}
 }
 
+func TestRsyncPullArgv(t *testing.T) {
+	c := Config{Directory: "/srv/data/", Transport: "daemon", Rsync: "rsync", IOTimeout: 10 * time.Second, Excludes: []string{"*.tmp"}}
+	want := []string{"rsync", "--archive", "--update", "--timeout=10", "--contimeout=10", "--exclude=*.tmp", "rsync://sm1/m/", "/srv/data/"}
+	if got := rsyncPullArgv(c, Peer{"sm1", "rsync://sm1/m/"}); !reflect.DeepEqual(got, want) {
+		t.Fatalf("argv\n%q\nwant\n%q", got, want)
+	}
+	for _, a := range rsyncPullArgv(c, Peer{"sm1", "rsync://sm1/m/"}) {
+		if a == "--delete" {
+			t.Fatal("the merge deletes files")
+		}
+	}
+}
+
 func TestParamChecks(t *testing.T) {
 	for _, tc := range []struct {
 		param, value string

@@ -85,8 +85,9 @@ type daemon struct {
 
 // shipped is the outcome of one sync.
 type shipped struct {
-	peer int
-	err  error
+	peer   int
+	pulled bool // the merge from the peer before the push succeeded
+	err    error
 }
 
 // run is the daemon's loop. It alone owns the peers' states; syncs run in
@@ -109,6 +110,10 @@ func (d *daemon) run(drain, now context.Context) error {
 	for i, p := range d.c.Peers {
 		peers[i] = newPeer(p.Name, start)
 	}
+	// merged[i]: this daemon has pulled from peer i what it held newer.
+	// Until it has, every sync to peer i begins with that pull: the peer
+	// may have been the active node while this one was away.
+	merged := make([]bool, len(peers))
 	report := Report{Pid: os.Getpid(), Started: start}
 	syncs, cancelSyncs := context.WithCancel(now)
 	defer cancelSyncs()
@@ -136,9 +141,18 @@ func (d *daemon) run(drain, now context.Context) error {
 				p.begin(t)
 				running++
 				dirty = true
-				go func(i int, argv []string) {
-					results <- shipped{peer: i, err: d.rsync(syncs, argv)}
-				}(i, rsyncArgv(d.c, d.c.Peers[i]))
+				go func(i int, pull, push []string) {
+					r := shipped{peer: i}
+					if pull != nil {
+						if r.err = d.rsync(syncs, pull); r.err != nil {
+							results <- r
+							return
+						}
+						r.pulled = true
+					}
+					r.err = d.rsync(syncs, push)
+					results <- r
+				}(i, d.pullArgv(merged[i], d.c.Peers[i]), rsyncArgv(d.c, d.c.Peers[i]))
 			}
 		}
 		if dirty || t.Sub(written) >= heartbeat {
@@ -194,6 +208,10 @@ func (d *daemon) run(drain, now context.Context) error {
 			changes.add("", time.Now())
 		case r := <-results:
 			running--
+			if r.pulled && !merged[r.peer] {
+				merged[r.peer] = true
+				d.log.Infof("merged from %s what it held newer than this node", peers[r.peer].Peer)
+			}
 			d.finished(peers[r.peer], r.err)
 			dirty = true
 		case <-timer.C:
@@ -213,6 +231,14 @@ func (d *daemon) run(drain, now context.Context) error {
 		return nil
 	}
 	return failure
+}
+
+// pullArgv is the merge to run before a push to p, nil once done.
+func (d *daemon) pullArgv(merged bool, p Peer) []string {
+	if merged {
+		return nil
+	}
+	return rsyncPullArgv(d.c, p)
 }
 
 // logUnshipped says, at exit, which peers miss changes.

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -18,9 +19,18 @@ import (
 type fakeRsync struct {
 	calls chan string
 	down  atomic.Bool
+	pulls atomic.Int32 // merges from a peer that succeeded
 }
 
 func (f *fakeRsync) run(ctx context.Context, argv []string) error {
+	if slices.Contains(argv, "--update") {
+		// The merge a daemon runs before its first push to a peer.
+		if f.down.Load() {
+			return errors.New("rsync exited with status 10: Connection refused")
+		}
+		f.pulls.Add(1)
+		return nil
+	}
 	f.calls <- argv[len(argv)-1]
 	if f.down.Load() {
 		return errors.New("rsync exited with status 10: Connection refused")
@@ -85,6 +95,9 @@ func TestDaemonLoop(t *testing.T) {
 	}
 
 	f.expectSync(t, "full sync at start", "sm2:/data/")
+	if n := f.pulls.Load(); n != 1 {
+		t.Fatalf("%d merges from the peer before the first push, want 1", n)
+	}
 	f.expectQuiet(t, "no changes", 300*time.Millisecond)
 	report := func() PeerStatus {
 		t.Helper()
@@ -207,6 +220,11 @@ type peerFake struct {
 
 func (f *peerFake) run(ctx context.Context, argv []string) error {
 	dest := argv[len(argv)-1]
+	if slices.Contains(argv, "--update") {
+		// The merge from the peer before the first push: the peer is the
+		// source.
+		dest = argv[len(argv)-2]
+	}
 	select {
 	case f.calls <- dest:
 	default: // the test has seen enough
@@ -233,9 +251,13 @@ func TestDaemonDrain(t *testing.T) {
 	drain, stopDrain := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- d.run(drain, context.Background()) }()
-	got := map[string]bool{<-f.calls: true, <-f.calls: true}
-	if !got["sm2:/d/"] || !got["sm3:/d/"] {
-		t.Fatalf("full syncs at start went to %v", got)
+	// sm2: the merge, then the push; sm3 (down): the merge fails.
+	got := map[string]int{}
+	for range 3 {
+		got[<-f.calls]++
+	}
+	if got["sm2:/d/"] != 2 || got["sm3:/d/"] != 1 {
+		t.Fatalf("syncs at start went to %v, want a merge and a push for sm2 and a failed merge for sm3", got)
 	}
 	time.Sleep(100 * time.Millisecond)
 	if err := os.WriteFile(filepath.Join(dir, "last"), nil, 0o644); err != nil {

@@ -26,10 +26,12 @@
 // unless fail_on_peer_down asks for it, but monitor names it in the node
 // attribute RESOURCE-peers-down, written only when that list changes.
 //
-// Copies go one way, from wherever the resource runs, with --delete: a
-// node that takes over with an older tree (it was down while changes were
-// made and never caught up) copies that tree to the others. The catch-up
-// on return and stop's last sync keep that window small.
+// Copies go one way, from wherever the resource runs, with --delete. A
+// node that takes over may hold an older tree (it was down while changes
+// were made on the other): before its first push to a peer it merges in
+// what that peer holds newer (rsync --update, deleting nothing), so a file
+// written on the peer meanwhile is kept, not deleted by the push. A file
+// the peer deleted meanwhile comes back.
 package sync
 
 import (
