@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -182,7 +183,7 @@ func (a *actions) start(ctx context.Context, r *ocf.Request) error {
 	pid := 0
 	if len(in.server.Running()) == 0 {
 		var err error
-		if pid, err = in.launch(); err != nil {
+		if pid, err = in.launch(ctx); err != nil {
 			return err
 		}
 	}
@@ -235,12 +236,27 @@ func (a *actions) start(ctx context.Context, r *ocf.Request) error {
 // launch starts the server read-only with replication held back (start
 // checks the source first), as a replica, the role every server starts
 // in; with semi_sync the replica side of semi-sync is on from the start.
-func (in *instance) launch() (int, error) {
-	// --init-rpl-role=SLAVE: crash recovery drops from the binary log the
-	// transactions that were written there but never committed (so never
-	// acknowledged), which the other server may lack; otherwise recovery
-	// commits them and this server rejoins holding errant transactions.
-	argv := append(in.server.Args(), "--read-only", "--skip-slave-start", "--init-rpl-role=SLAVE")
+// It asks the binary for its version first: the options differ.
+func (in *instance) launch(ctx context.Context) (int, error) {
+	out, err := exec.CommandContext(ctx, in.server.Binary, "--version").Output()
+	v, ok := ParseServerVersion(string(out))
+	if err != nil || !ok {
+		return 0, ocf.Fail(ocf.ErrInstalled, "%s --version: %v %q", in.server.Binary, err, strings.TrimSpace(string(out)))
+	}
+	if in.semiSync && !v.MariaDB {
+		return 0, ocf.Fail(ocf.ErrConfigured, "%s=true needs MariaDB, whose server has semi-sync built in", pSemiSync)
+	}
+	argv := append(in.server.Args(), "--read-only", "--skip-slave-start")
+	if v.DropsUnacknowledged() {
+		// Crash recovery then drops from the binary log the transactions
+		// written there but never committed (so never acknowledged), which
+		// the other server may lack; otherwise recovery commits them and
+		// this server rejoins holding errant transactions.
+		argv = append(argv, "--init-rpl-role=SLAVE")
+	} else {
+		in.r.Log.Warnf("%s %d.%d.%d cannot drop unacknowledged commits at crash recovery (MariaDB 10.6.19, 10.11.9, 11.4.3 or later can): "+
+			"a crashed writer may come back holding transactions its replica lacks", in.server.Binary, v.Major, v.Minor, v.Patch)
+	}
 	if in.semiSync {
 		argv = append(argv, "--rpl-semi-sync-slave-enabled=ON")
 	}
