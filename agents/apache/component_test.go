@@ -23,6 +23,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/goha-ha/goha/internal/agenttest"
+
 	"github.com/goha-ha/goha/internal/testbuild"
 )
 
@@ -160,54 +162,14 @@ func killLeftovers(t *testing.T, s *site) {
 	}
 }
 
-// result is one agent invocation.
-type result struct {
-	rc             int
-	stdout, stderr string
-	took           time.Duration
-}
-
-func (r result) String() string {
-	return fmt.Sprintf("rc=%d (%s)\n%s%s", r.rc, r.took, r.stdout, r.stderr)
-}
-
 func (s *site) params() []string {
 	return []string{"configfile=" + s.conf, "envfiles=" + s.envFile}
 }
 
-func (s *site) run(t *testing.T, action string, extra ...string) result {
+func (s *site) run(t *testing.T, action string, extra ...string) agenttest.Result {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, agentBinary(t), action)
-	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "OCF_ROOT=/usr/lib/ocf", "HA_RSCTMP=" + s.dir,
-		"OCF_RESOURCE_INSTANCE=web"}
-	for _, p := range append(s.params(), extra...) {
-		if strings.HasPrefix(p, "OCF_") {
-			cmd.Env = append(cmd.Env, p)
-		} else {
-			cmd.Env = append(cmd.Env, "OCF_RESKEY_"+p)
-		}
-	}
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	begin := time.Now()
-	err := cmd.Run()
-	r := result{stdout: out.String(), stderr: errb.String(), took: time.Since(begin)}
-	if ee, ok := err.(*exec.ExitError); ok {
-		r.rc = ee.ExitCode()
-	} else if err != nil {
-		t.Fatalf("run agent %s: %v", action, err)
-	}
-	return r
-}
-
-func expect(t *testing.T, what string, r result, rc int, reason string) {
-	t.Helper()
-	if r.rc != rc || !strings.Contains(r.stderr, reason) {
-		t.Fatalf("%s: got %v\nwant rc=%d with %q", what, r, rc, reason)
-	}
-	t.Logf("%s: rc=%d in %s", what, r.rc, r.took.Round(time.Millisecond))
+	env := agenttest.Env(s.dir, "web", append(s.params(), extra...)...)
+	return agenttest.Run(t, 120*time.Second, env, agentBinary(t), action)
 }
 
 const recurring = "OCF_RESKEY_CRM_meta_interval=10000"
@@ -239,34 +201,34 @@ func TestComponentApache(t *testing.T) {
 
 	t.Run("validate-all", func(t *testing.T) {
 		s := newSite(t)
-		expect(t, "validate-all", s.run(t, "validate-all"), 0, "")
-		expect(t, "validate-all without the program", s.run(t, "validate-all", "httpd=/nonexistent/apache2"), 5, "does not exist")
-		expect(t, "validate-all without the configuration", s.run(t, "validate-all", "configfile="+s.dir+"/none.conf"), 5, "does not exist")
-		expect(t, "validate-all with -k in options", s.run(t, "validate-all", "options=-k stop"), 6, "parameter options has -k")
-		expect(t, "validate-all with testurl alone", s.run(t, "validate-all", "testurl=/x"), 6, "parameter testregex10 is required")
-		expect(t, "validate-all with a bad regex", s.run(t, "validate-all", "testregex=("), 6, "parameter testregex")
+		agenttest.Expect(t, "validate-all", s.run(t, "validate-all"), 0, "")
+		agenttest.Expect(t, "validate-all without the program", s.run(t, "validate-all", "httpd=/nonexistent/apache2"), 5, "does not exist")
+		agenttest.Expect(t, "validate-all without the configuration", s.run(t, "validate-all", "configfile="+s.dir+"/none.conf"), 5, "does not exist")
+		agenttest.Expect(t, "validate-all with -k in options", s.run(t, "validate-all", "options=-k stop"), 6, "parameter options has -k")
+		agenttest.Expect(t, "validate-all with testurl alone", s.run(t, "validate-all", "testurl=/x"), 6, "parameter testregex10 is required")
+		agenttest.Expect(t, "validate-all with a bad regex", s.run(t, "validate-all", "testregex=("), 6, "parameter testregex")
 		s.write(t, "Bogus directive\n")
-		expect(t, "validate-all with a bad configuration", s.run(t, "validate-all"), 6, "Invalid command 'Bogus'")
+		agenttest.Expect(t, "validate-all with a bad configuration", s.run(t, "validate-all"), 6, "Invalid command 'Bogus'")
 	})
 
 	t.Run("bad-config", func(t *testing.T) {
 		s := newSite(t)
 		s.write(t, "Bogus directive\n")
-		expect(t, "probe", s.run(t, "monitor"), 7, "")
-		expect(t, "start with a bad configuration", s.run(t, "start"), 6, "Invalid command 'Bogus'")
+		agenttest.Expect(t, "probe", s.run(t, "monitor"), 7, "")
+		agenttest.Expect(t, "start with a bad configuration", s.run(t, "start"), 6, "Invalid command 'Bogus'")
 		s.expectGone(t, "failed start")
 		// Without the status Location the URL cannot be derived.
 		os.WriteFile(s.conf, []byte(strings.Replace(s.configText(""), "SetHandler server-status", "", 1)), 0o644)
-		expect(t, "start without a status page", s.run(t, "start"), 6, "has no <Location> with SetHandler server-status")
+		agenttest.Expect(t, "start without a status page", s.run(t, "start"), 6, "has no <Location> with SetHandler server-status")
 		s.expectGone(t, "failed start")
-		expect(t, "stop", s.run(t, "stop"), 0, "")
+		agenttest.Expect(t, "stop", s.run(t, "stop"), 0, "")
 	})
 
 	t.Run("start-monitor-reload-stop", func(t *testing.T) {
 		s := newSite(t)
-		expect(t, "probe before start", s.run(t, "monitor"), 7, "")
-		expect(t, "monitor before start", s.run(t, "monitor", recurring), 7, "not running")
-		expect(t, "start", s.run(t, "start"), 0, "")
+		agenttest.Expect(t, "probe before start", s.run(t, "monitor"), 7, "")
+		agenttest.Expect(t, "monitor before start", s.run(t, "monitor", recurring), 7, "not running")
+		agenttest.Expect(t, "start", s.run(t, "start"), 0, "")
 		pid := s.parentPid(t)
 		procs := s.processes(t)
 		if len(procs) < 2 {
@@ -281,52 +243,52 @@ func TestComponentApache(t *testing.T) {
 				t.Errorf("pid %d runs as uid %d (parent %d): want the parent root and workers www-data", p, uid, pid)
 			}
 		}
-		expect(t, "monitor", s.run(t, "monitor", recurring), 0, "")
-		expect(t, "probe", s.run(t, "monitor"), 0, "")
-		expect(t, "depth 10", s.run(t, "monitor", recurring, "OCF_CHECK_LEVEL=10",
+		agenttest.Expect(t, "monitor", s.run(t, "monitor", recurring), 0, "")
+		agenttest.Expect(t, "probe", s.run(t, "monitor"), 0, "")
+		agenttest.Expect(t, "depth 10", s.run(t, "monitor", recurring, "OCF_CHECK_LEVEL=10",
 			"testurl=/server-status?auto", "testregex10=^ServerUptimeSeconds: [0-9]+"), 0, "")
-		expect(t, "depth 10 with a page that does not match", s.run(t, "monitor", recurring, "OCF_CHECK_LEVEL=10",
+		agenttest.Expect(t, "depth 10 with a page that does not match", s.run(t, "monitor", recurring, "OCF_CHECK_LEVEL=10",
 			"testurl=/server-status?auto", "testregex10=no such text"), 1, "does not match testregex10")
-		expect(t, "status URL answering 404", s.run(t, "monitor", recurring,
+		agenttest.Expect(t, "status URL answering 404", s.run(t, "monitor", recurring,
 			fmt.Sprintf("statusurl=http://127.0.0.1:%d/no-such-page", s.port)), 1, "answered 404 Not Found, not 200 OK")
-		expect(t, "testregex that does not match", s.run(t, "monitor", recurring, "testregex=no such text"),
+		agenttest.Expect(t, "testregex that does not match", s.run(t, "monitor", recurring, "testregex=no such text"),
 			1, "does not match testregex \"no such text\"")
 		refused := fmt.Sprintf("http://127.0.0.1:%d/server-status", freePort(t))
-		expect(t, "status URL refusing connections", s.run(t, "monitor", recurring, "statusurl="+refused), 1, "connection refused")
+		agenttest.Expect(t, "status URL refusing connections", s.run(t, "monitor", recurring, "statusurl="+refused), 1, "connection refused")
 
-		expect(t, "second start", s.run(t, "start"), 0, "already runs")
+		agenttest.Expect(t, "second start", s.run(t, "start"), 0, "already runs")
 		if again := s.parentPid(t); again != pid {
 			t.Fatalf("second start changed the parent: %d, was %d", again, pid)
 		}
 
 		// A bad configuration never replaces the running one.
 		s.write(t, "Bogus directive\n")
-		expect(t, "reload of a bad configuration", s.run(t, "reload"), 6, "the running server keeps its configuration")
-		expect(t, "monitor after the refused reload", s.run(t, "monitor", recurring), 0, "")
+		agenttest.Expect(t, "reload of a bad configuration", s.run(t, "reload"), 6, "the running server keeps its configuration")
+		agenttest.Expect(t, "monitor after the refused reload", s.run(t, "monitor", recurring), 0, "")
 		// A good one is applied: a second Listen answers after reload.
 		port2 := freePort(t)
 		s.write(t, fmt.Sprintf("Listen 127.0.0.1:%d\n", port2))
-		expect(t, "reload", s.run(t, "reload"), 0, "graceful restart")
+		agenttest.Expect(t, "reload", s.run(t, "reload"), 0, "graceful restart")
 		if again := s.parentPid(t); again != pid {
 			t.Fatalf("reload changed the parent: %d, was %d", again, pid)
 		}
-		expect(t, "monitor of the reloaded listener", s.run(t, "monitor", recurring,
+		agenttest.Expect(t, "monitor of the reloaded listener", s.run(t, "monitor", recurring,
 			fmt.Sprintf("statusurl=http://127.0.0.1:%d/server-status", port2)), 0, "")
 
 		r := s.run(t, "stop")
-		expect(t, "stop", r, 0, "graceful stop")
+		agenttest.Expect(t, "stop", r, 0, "graceful stop")
 		s.expectGone(t, "stop")
 		if _, err := os.Stat(s.pidFile); err == nil {
 			t.Errorf("pid file %s left after stop", s.pidFile)
 		}
-		expect(t, "monitor after stop", s.run(t, "monitor", recurring), 7, "not running")
-		expect(t, "probe after stop", s.run(t, "monitor"), 7, "")
-		expect(t, "second stop", s.run(t, "stop"), 0, "")
+		agenttest.Expect(t, "monitor after stop", s.run(t, "monitor", recurring), 7, "not running")
+		agenttest.Expect(t, "probe after stop", s.run(t, "monitor"), 7, "")
+		agenttest.Expect(t, "second stop", s.run(t, "stop"), 0, "")
 	})
 
 	t.Run("parent-killed", func(t *testing.T) {
 		s := newSite(t)
-		expect(t, "start", s.run(t, "start"), 0, "")
+		agenttest.Expect(t, "start", s.run(t, "start"), 0, "")
 		pid := s.parentPid(t)
 		syscall.Kill(pid, syscall.SIGKILL)
 		for end := time.Now().Add(5 * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
@@ -336,13 +298,13 @@ func TestComponentApache(t *testing.T) {
 		}
 		// Its workers may outlive it for a moment; either way it is broken.
 		r := s.run(t, "monitor", recurring)
-		if r.rc != 1 || !(strings.Contains(r.stderr, "is gone without removing its pid file") || strings.Contains(r.stderr, "parent process is gone")) {
+		if r.RC != 1 || !(strings.Contains(r.Stderr, "is gone without removing its pid file") || strings.Contains(r.Stderr, "parent process is gone")) {
 			t.Fatalf("monitor after kill -9 of the parent: %v", r)
 		}
-		t.Logf("monitor after kill -9: rc=%d: %s", r.rc, strings.TrimSpace(r.stderr))
-		expect(t, "stop after kill -9", s.run(t, "stop"), 0, "")
+		t.Logf("monitor after kill -9: rc=%d: %s", r.RC, strings.TrimSpace(r.Stderr))
+		agenttest.Expect(t, "stop after kill -9", s.run(t, "stop"), 0, "")
 		s.expectGone(t, "stop after kill -9")
-		expect(t, "monitor after stop", s.run(t, "monitor", recurring), 7, "not running")
+		agenttest.Expect(t, "monitor after stop", s.run(t, "monitor", recurring), 7, "not running")
 	})
 
 	t.Run("started-outside-the-agent", func(t *testing.T) {
@@ -362,9 +324,9 @@ func TestComponentApache(t *testing.T) {
 		if pid == 0 {
 			t.Fatal("apache started by hand wrote no pid file")
 		}
-		expect(t, "probe of an apache started by hand", s.run(t, "monitor"), 0, "")
-		expect(t, "start finds it", s.run(t, "start"), 0, "already runs")
-		expect(t, "stop", s.run(t, "stop"), 0, "graceful stop")
+		agenttest.Expect(t, "probe of an apache started by hand", s.run(t, "monitor"), 0, "")
+		agenttest.Expect(t, "start finds it", s.run(t, "start"), 0, "already runs")
+		agenttest.Expect(t, "stop", s.run(t, "stop"), 0, "graceful stop")
 		s.expectGone(t, "stop")
 	})
 
@@ -376,8 +338,8 @@ func TestComponentApache(t *testing.T) {
 		}
 		defer busy.Close()
 		r := s.run(t, "start")
-		expect(t, "start on a port in use", r, 1, "Address already in use")
-		t.Logf("reason: %s", strings.TrimSpace(r.stderr))
+		agenttest.Expect(t, "start on a port in use", r, 1, "Address already in use")
+		t.Logf("reason: %s", strings.TrimSpace(r.Stderr))
 		s.expectGone(t, "failed start")
 	})
 

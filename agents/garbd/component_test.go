@@ -7,9 +7,9 @@ package garbd
 // why. Every process it starts it ends by pid.
 
 import (
+	"github.com/goha-ha/goha/internal/agenttest"
 	"github.com/goha-ha/goha/internal/testbuild"
 
-	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -150,51 +150,16 @@ func tail(s string, n int) string {
 	return s
 }
 
-// result is one agent invocation.
-type result struct {
-	rc             int
-	stdout, stderr string
-}
-
-func (r result) String() string { return fmt.Sprintf("rc=%d\n%s%s", r.rc, r.stdout, r.stderr) }
-
 // resource is one garbd resource of the test: its parameters and files.
 type resource struct {
 	dir    string
 	params []string // NAME=VALUE
 }
 
-func (res *resource) run(t *testing.T, action string, extra ...string) result {
+func (res *resource) run(t *testing.T, action string, extra ...string) agenttest.Result {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, agentBinary(t), action)
-	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "OCF_ROOT=/usr/lib/ocf", "HA_RSCTMP=" + res.dir,
-		"OCF_RESOURCE_INSTANCE=arb"}
-	for _, p := range append(append([]string{}, res.params...), extra...) {
-		if strings.HasPrefix(p, "OCF_") {
-			cmd.Env = append(cmd.Env, p)
-		} else {
-			cmd.Env = append(cmd.Env, "OCF_RESKEY_"+p)
-		}
-	}
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	r := result{stdout: out.String(), stderr: errb.String()}
-	if ee, ok := err.(*exec.ExitError); ok {
-		r.rc = ee.ExitCode()
-	} else if err != nil {
-		t.Fatalf("run agent %s: %v", action, err)
-	}
-	return r
-}
-
-func expect(t *testing.T, what string, r result, rc int, reason string) {
-	t.Helper()
-	if r.rc != rc || !strings.Contains(r.stderr, reason) {
-		t.Fatalf("%s: got %v\nwant rc=%d with %q", what, r, rc, reason)
-	}
+	env := agenttest.Env(res.dir, "arb", append(append([]string{}, res.params...), extra...)...)
+	return agenttest.Run(t, 120*time.Second, env, agentBinary(t), action)
 }
 
 // garbdsOf lists the live garbd processes with this address and cluster.
@@ -248,17 +213,17 @@ func TestComponentGarbd(t *testing.T) {
 	pidFile := filepath.Join(dir, "garbd-arb.pid")
 
 	t.Run("validate-all", func(t *testing.T) {
-		expect(t, "validate-all", res.run(t, "validate-all"), 0, "")
-		expect(t, "validate-all without a node", res.run(t, "validate-all", "wsrep_cluster_address=gcomm://"), 6, "names no node")
-		expect(t, "validate-all with a bad port", res.run(t, "validate-all", "wsrep_cluster_address=gcomm://127.0.0.1:99999"), 6, "not 1 to 65535")
-		expect(t, "validate-all without the program", res.run(t, "validate-all", "binary=/nonexistent/garbd"), 5, "does not exist")
-		expect(t, "validate-all with a non-executable", res.run(t, "validate-all", "binary="+notExecutable), 5, "not an executable")
-		expect(t, "validate-all with an unknown user", res.run(t, "validate-all", "user=goha-no-such-user"), 5, "no user")
+		agenttest.Expect(t, "validate-all", res.run(t, "validate-all"), 0, "")
+		agenttest.Expect(t, "validate-all without a node", res.run(t, "validate-all", "wsrep_cluster_address=gcomm://"), 6, "names no node")
+		agenttest.Expect(t, "validate-all with a bad port", res.run(t, "validate-all", "wsrep_cluster_address=gcomm://127.0.0.1:99999"), 6, "not 1 to 65535")
+		agenttest.Expect(t, "validate-all without the program", res.run(t, "validate-all", "binary=/nonexistent/garbd"), 5, "does not exist")
+		agenttest.Expect(t, "validate-all with a non-executable", res.run(t, "validate-all", "binary="+notExecutable), 5, "not an executable")
+		agenttest.Expect(t, "validate-all with an unknown user", res.run(t, "validate-all", "user=goha-no-such-user"), 5, "no user")
 	})
 
 	t.Run("start-monitor-stop", func(t *testing.T) {
-		expect(t, "probe before start", res.run(t, "monitor"), 7, "")
-		expect(t, "start", res.run(t, "start"), 0, "")
+		agenttest.Expect(t, "probe before start", res.run(t, "monitor"), 7, "")
+		agenttest.Expect(t, "start", res.run(t, "start"), 0, "")
 		node.waitStatus(t, "wsrep_cluster_size", "2", 10*time.Second)
 		pids := garbdsOf(t, address, cluster)
 		if len(pids) != 1 {
@@ -270,30 +235,30 @@ func TestComponentGarbd(t *testing.T) {
 		if st, err := os.Stat(fmt.Sprintf("/proc/%d", pids[0])); err != nil || st.Sys().(*syscall.Stat_t).Uid == 0 {
 			t.Errorf("garbd runs as root or is gone: %v", err)
 		}
-		expect(t, "monitor", res.run(t, "monitor", recurring), 0, "")
-		expect(t, "probe", res.run(t, "monitor"), 0, "")
-		expect(t, "second start", res.run(t, "start"), 0, "")
+		agenttest.Expect(t, "monitor", res.run(t, "monitor", recurring), 0, "")
+		agenttest.Expect(t, "probe", res.run(t, "monitor"), 0, "")
+		agenttest.Expect(t, "second start", res.run(t, "start"), 0, "")
 		if again := garbdsOf(t, address, cluster); len(again) != 1 || again[0] != pids[0] {
 			t.Fatalf("second start changed garbd: %v, was %v", again, pids)
 		}
-		expect(t, "stop", res.run(t, "stop"), 0, "")
+		agenttest.Expect(t, "stop", res.run(t, "stop"), 0, "")
 		if left := garbdsOf(t, address, cluster); len(left) != 0 {
 			t.Fatalf("garbd still runs after stop: %v", left)
 		}
 		node.waitStatus(t, "wsrep_cluster_size", "1", 10*time.Second)
-		expect(t, "monitor after stop", res.run(t, "monitor", recurring), 7, "not running")
-		expect(t, "probe after stop", res.run(t, "monitor"), 7, "")
-		expect(t, "second stop", res.run(t, "stop"), 0, "")
+		agenttest.Expect(t, "monitor after stop", res.run(t, "monitor", recurring), 7, "not running")
+		agenttest.Expect(t, "probe after stop", res.run(t, "monitor"), 7, "")
+		agenttest.Expect(t, "second stop", res.run(t, "stop"), 0, "")
 	})
 
 	t.Run("lost-pid-file", func(t *testing.T) {
-		expect(t, "start", res.run(t, "start"), 0, "")
+		agenttest.Expect(t, "start", res.run(t, "start"), 0, "")
 		if err := os.Remove(pidFile); err != nil {
 			t.Fatal(err)
 		}
-		expect(t, "probe finds garbd without its pid file", res.run(t, "monitor"), 0, "")
+		agenttest.Expect(t, "probe finds garbd without its pid file", res.run(t, "monitor"), 0, "")
 		r := res.run(t, "stop")
-		expect(t, "stop", r, 0, "")
+		agenttest.Expect(t, "stop", r, 0, "")
 		if left := garbdsOf(t, address, cluster); len(left) != 0 {
 			t.Fatalf("stop left garbd %v without pid file: %v", left, r)
 		}
@@ -301,19 +266,19 @@ func TestComponentGarbd(t *testing.T) {
 	})
 
 	t.Run("garbd-killed", func(t *testing.T) {
-		expect(t, "start", res.run(t, "start"), 0, "")
+		agenttest.Expect(t, "start", res.run(t, "start"), 0, "")
 		pids := garbdsOf(t, address, cluster)
 		if len(pids) != 1 {
 			t.Fatalf("garbd processes: %v", pids)
 		}
 		syscall.Kill(pids[0], syscall.SIGKILL)
 		waitGone(t, pids[0])
-		expect(t, "monitor after kill -9", res.run(t, "monitor", recurring), 7, "is not running")
-		expect(t, "stop after kill -9", res.run(t, "stop"), 0, "")
+		agenttest.Expect(t, "monitor after kill -9", res.run(t, "monitor", recurring), 7, "is not running")
+		agenttest.Expect(t, "stop after kill -9", res.run(t, "stop"), 0, "")
 	})
 
 	t.Run("non-primary", func(t *testing.T) {
-		expect(t, "start", res.run(t, "start"), 0, "")
+		agenttest.Expect(t, "start", res.run(t, "start"), 0, "")
 		defer res.run(t, "stop")
 		// A stopped node stops answering: garbd alone is no longer Primary.
 		node.cmd.Process.Signal(syscall.SIGSTOP)
@@ -324,19 +289,19 @@ func TestComponentGarbd(t *testing.T) {
 			}
 		}()
 		r := pollAgent(t, res, 30*time.Second, 1, recurring)
-		expect(t, "monitor of an arbitrator that lost the cluster", r, 1, "non-Primary component")
+		agenttest.Expect(t, "monitor of an arbitrator that lost the cluster", r, 1, "non-Primary component")
 		if left := garbdsOf(t, address, cluster); len(left) != 1 {
 			t.Fatalf("garbd exited when it lost the cluster: %v", left)
 		}
 		node.cmd.Process.Signal(syscall.SIGCONT)
 		stopped = false
-		expect(t, "monitor after the node is back", pollAgent(t, res, 60*time.Second, 0, recurring), 0, "")
+		agenttest.Expect(t, "monitor after the node is back", pollAgent(t, res, 60*time.Second, 0, recurring), 0, "")
 		node.waitStatus(t, "wsrep_cluster_size", "2", 10*time.Second)
 	})
 
 	t.Run("start-fails", func(t *testing.T) {
 		r := res.run(t, "start", "wsrep_cluster_name=goha_wrong_name", "OCF_RESKEY_CRM_meta_timeout=6000")
-		expect(t, "start with another cluster's name", r, 1, "did not join a Primary component")
+		agenttest.Expect(t, "start with another cluster's name", r, 1, "did not join a Primary component")
 		if left := garbdsOf(t, address, "goha_wrong_name"); len(left) != 0 {
 			t.Fatalf("a failed start left garbd %v", left)
 		}
@@ -346,16 +311,16 @@ func TestComponentGarbd(t *testing.T) {
 		}
 		defer busy.Close()
 		r = res.run(t, "start", "options=gmcast.listen_addr=tcp://"+busy.Addr().String())
-		expect(t, "start on a port in use", r, 1, "garbd exited with status 1 before joining")
+		agenttest.Expect(t, "start on a port in use", r, 1, "garbd exited with status 1 before joining")
 		// garbd 26.4.23 usually says "Address already in use" here, but
 		// sometimes trips over its own threads first ("Failed to read
 		// thread schedparams"): the agent must pass on whichever it logged.
-		expect(t, "start on a port in use", r, 1, ": failed to open gcomm backend connection: ")
+		agenttest.Expect(t, "start on a port in use", r, 1, ": failed to open gcomm backend connection: ")
 		r = res.run(t, "start", "additional_parameters=--cfg "+filepath.Join(dir, "missing.cnf"))
-		expect(t, "start with a missing --cfg file", r, 1, "Failed to open configuration file")
+		agenttest.Expect(t, "start with a missing --cfg file", r, 1, "Failed to open configuration file")
 		dead := fmt.Sprintf("gcomm://127.0.0.1:%d", freePort(t))
 		r = res.run(t, "start", "wsrep_cluster_address="+dead, "OCF_RESKEY_CRM_meta_timeout=6000")
-		expect(t, "start against a port nobody listens on", r, 1, "Connection refused")
+		agenttest.Expect(t, "start against a port nobody listens on", r, 1, "Connection refused")
 		if left := garbdsOf(t, dead, cluster); len(left) != 0 {
 			t.Fatalf("a failed start left garbd %v", left)
 		}
@@ -384,11 +349,11 @@ func TestComponentGarbd(t *testing.T) {
 }
 
 // pollAgent runs monitor until it exits with rc or within passes.
-func pollAgent(t *testing.T, res *resource, within time.Duration, rc int, extra ...string) result {
+func pollAgent(t *testing.T, res *resource, within time.Duration, rc int, extra ...string) agenttest.Result {
 	t.Helper()
-	var r result
+	var r agenttest.Result
 	for end := time.Now().Add(within); time.Now().Before(end); time.Sleep(500 * time.Millisecond) {
-		if r = res.run(t, "monitor", extra...); r.rc == rc {
+		if r = res.run(t, "monitor", extra...); r.RC == rc {
 			break
 		}
 	}

@@ -6,7 +6,6 @@ package haproxy
 // skips and says why. Every haproxy it leaves behind is killed by pid.
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -19,6 +18,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/goha-ha/goha/internal/agenttest"
 
 	"github.com/goha-ha/goha/internal/loadgen"
 	"github.com/goha-ha/goha/internal/testbuild"
@@ -144,49 +145,10 @@ backend live
 	}
 }
 
-// result is one agent invocation.
-type result struct {
-	rc             int
-	stdout, stderr string
-	took           time.Duration
-}
-
-func (r result) String() string {
-	return fmt.Sprintf("rc=%d after %s\n%s%s", r.rc, r.took, r.stdout, r.stderr)
-}
-
-func (l *lab) run(t *testing.T, action string, extra ...string) result {
+func (l *lab) run(t *testing.T, action string, extra ...string) agenttest.Result {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, agentBinary(t), action)
-	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "OCF_ROOT=/usr/lib/ocf", "HA_RSCTMP=" + l.dir,
-		"OCF_RESOURCE_INSTANCE=" + l.resource}
-	for _, p := range append(append([]string{}, l.params...), extra...) {
-		if strings.HasPrefix(p, "OCF_") {
-			cmd.Env = append(cmd.Env, p)
-		} else {
-			cmd.Env = append(cmd.Env, "OCF_RESKEY_"+p)
-		}
-	}
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	start := time.Now()
-	err := cmd.Run()
-	r := result{stdout: out.String(), stderr: errb.String(), took: time.Since(start)}
-	if ee, ok := err.(*exec.ExitError); ok {
-		r.rc = ee.ExitCode()
-	} else if err != nil {
-		t.Fatalf("run agent %s: %v", action, err)
-	}
-	return r
-}
-
-func expect(t *testing.T, what string, r result, rc int, reason string) {
-	t.Helper()
-	if r.rc != rc || !strings.Contains(r.stderr, reason) {
-		t.Fatalf("%s: got %v\nwant rc=%d with %q", what, r, rc, reason)
-	}
+	env := agenttest.Env(l.dir, l.resource, append(append([]string{}, l.params...), extra...)...)
+	return agenttest.Run(t, 120*time.Second, env, agentBinary(t), action)
 }
 
 const recurring = "OCF_RESKEY_CRM_meta_interval=10000"
@@ -280,20 +242,20 @@ func TestComponentHAProxy(t *testing.T) {
 
 	t.Run("validate-and-bad-config", func(t *testing.T) {
 		l := newLab(t)
-		expect(t, "validate-all", l.run(t, "validate-all"), 0, "")
-		expect(t, "validate-all without the program", l.run(t, "validate-all", "binary=/nonexistent/haproxy"), 5, "does not exist")
-		expect(t, "validate-all without the file", l.run(t, "validate-all", "config="+filepath.Join(l.dir, "none.cfg")), 5, "does not exist")
-		expect(t, "validate-all with an unknown backend", l.run(t, "validate-all", "required_backends=live nope"), 6, `no backend or listen section "nope"`)
-		expect(t, "validate-all with a relative path", l.run(t, "validate-all", "config=haproxy.cfg"), 6, "not an absolute path")
+		agenttest.Expect(t, "validate-all", l.run(t, "validate-all"), 0, "")
+		agenttest.Expect(t, "validate-all without the program", l.run(t, "validate-all", "binary=/nonexistent/haproxy"), 5, "does not exist")
+		agenttest.Expect(t, "validate-all without the file", l.run(t, "validate-all", "config="+filepath.Join(l.dir, "none.cfg")), 5, "does not exist")
+		agenttest.Expect(t, "validate-all with an unknown backend", l.run(t, "validate-all", "required_backends=live nope"), 6, `no backend or listen section "nope"`)
+		agenttest.Expect(t, "validate-all with a relative path", l.run(t, "validate-all", "config=haproxy.cfg"), 6, "not an absolute path")
 		l.writeConfig(t, "backend broken\n    server x 127.0.0.1:1 bogus_keyword\n")
-		expect(t, "probe with a bad configuration", l.run(t, "monitor"), 7, "")
+		agenttest.Expect(t, "probe with a bad configuration", l.run(t, "monitor"), 7, "")
 		r := l.run(t, "start")
-		expect(t, "start with a bad configuration", r, 6, "unknown keyword 'bogus_keyword'")
-		expect(t, "start with a bad configuration", r, 6, "haproxy rejects "+l.cfg)
+		agenttest.Expect(t, "start with a bad configuration", r, 6, "unknown keyword 'bogus_keyword'")
+		agenttest.Expect(t, "start with a bad configuration", r, 6, "haproxy rejects "+l.cfg)
 		if left := haproxysOf(t, l.cfg); len(left) != 0 {
 			t.Fatalf("a rejected start left haproxy %v", left)
 		}
-		expect(t, "stop after a failed start", l.run(t, "stop"), 0, "")
+		agenttest.Expect(t, "stop after a failed start", l.run(t, "stop"), 0, "")
 
 		l.writeConfig(t, "")
 		busy, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", l.front))
@@ -302,20 +264,20 @@ func TestComponentHAProxy(t *testing.T) {
 		}
 		defer busy.Close()
 		r = l.run(t, "start")
-		expect(t, "start on a port in use", r, 1, fmt.Sprintf("cannot bind socket (Address already in use) for [127.0.0.1:%d]", l.front))
+		agenttest.Expect(t, "start on a port in use", r, 1, fmt.Sprintf("cannot bind socket (Address already in use) for [127.0.0.1:%d]", l.front))
 		if left := haproxysOf(t, l.cfg); len(left) != 0 {
 			t.Fatalf("a failed start left haproxy %v", left)
 		}
-		expect(t, "monitor after a failed start", l.run(t, "monitor", recurring), 7, "")
+		agenttest.Expect(t, "monitor after a failed start", l.run(t, "monitor", recurring), 7, "")
 	})
 
 	t.Run("lifecycle", func(t *testing.T) {
 		l := newLab(t)
-		expect(t, "probe before start", l.run(t, "monitor"), 7, "")
-		expect(t, "monitor before start", l.run(t, "monitor", recurring), 7, "")
+		agenttest.Expect(t, "probe before start", l.run(t, "monitor"), 7, "")
+		agenttest.Expect(t, "monitor before start", l.run(t, "monitor", recurring), 7, "")
 		r := l.run(t, "start")
-		expect(t, "start", r, 0, "")
-		t.Logf("start took %s", r.took)
+		agenttest.Expect(t, "start", r, 0, "")
+		t.Logf("start took %s", r.Took)
 		if err := exchange(fmt.Sprintf("127.0.0.1:%d", l.front)); err != nil {
 			t.Fatalf("no echo through the frontend after start: %v", err)
 		}
@@ -325,10 +287,10 @@ func TestComponentHAProxy(t *testing.T) {
 			t.Fatalf("haproxy processes after start: %v, want a master and a worker", pids)
 		}
 		r = l.run(t, "monitor", recurring)
-		expect(t, "monitor", r, 0, "")
-		t.Logf("monitor took %s", r.took)
-		expect(t, "probe of a running haproxy", l.run(t, "monitor"), 0, "")
-		expect(t, "second start", l.run(t, "start"), 0, "already runs")
+		agenttest.Expect(t, "monitor", r, 0, "")
+		t.Logf("monitor took %s", r.Took)
+		agenttest.Expect(t, "probe of a running haproxy", l.run(t, "monitor"), 0, "")
+		agenttest.Expect(t, "second start", l.run(t, "start"), 0, "already runs")
 		if again := l.pid(t); again != master {
 			t.Fatalf("second start replaced master %d by %d", master, again)
 		}
@@ -337,34 +299,34 @@ func TestComponentHAProxy(t *testing.T) {
 		syscall.Kill(worker, syscall.SIGKILL)
 		waitGone(t, worker)
 		r = l.run(t, "monitor", recurring)
-		if r.rc != 1 || !(strings.Contains(r.stderr, "gone without a stop") || strings.Contains(r.stderr, "no current worker")) {
+		if r.RC != 1 || !(strings.Contains(r.Stderr, "gone without a stop") || strings.Contains(r.Stderr, "no current worker")) {
 			t.Fatalf("monitor after kill -9 of the worker: %v", r)
 		}
-		expect(t, "stop after kill -9 of the worker", l.run(t, "stop"), 0, "")
+		agenttest.Expect(t, "stop after kill -9 of the worker", l.run(t, "stop"), 0, "")
 		if left := haproxysOf(t, l.cfg); len(left) != 0 {
 			t.Fatalf("haproxy still runs after stop: %v", left)
 		}
-		expect(t, "monitor after stop", l.run(t, "monitor", recurring), 7, "")
+		agenttest.Expect(t, "monitor after stop", l.run(t, "monitor", recurring), 7, "")
 
-		expect(t, "start again", l.run(t, "start"), 0, "")
+		agenttest.Expect(t, "start again", l.run(t, "start"), 0, "")
 		master = l.pid(t)
 		syscall.Kill(master, syscall.SIGKILL)
 		waitGone(t, master)
-		expect(t, "monitor after kill -9 of the master", l.run(t, "monitor", recurring), 1,
+		agenttest.Expect(t, "monitor after kill -9 of the master", l.run(t, "monitor", recurring), 1,
 			fmt.Sprintf("haproxy (master pid %d in %s) is gone without a stop", master, filepath.Join(l.dir, "haproxy.pid")))
-		expect(t, "probe after kill -9 of the master", l.run(t, "monitor"), 7, "")
-		expect(t, "stop after kill -9 of the master", l.run(t, "stop"), 0, "")
-		expect(t, "monitor after stop", l.run(t, "monitor", recurring), 7, "")
+		agenttest.Expect(t, "probe after kill -9 of the master", l.run(t, "monitor"), 7, "")
+		agenttest.Expect(t, "stop after kill -9 of the master", l.run(t, "stop"), 0, "")
+		agenttest.Expect(t, "monitor after stop", l.run(t, "monitor", recurring), 7, "")
 
-		expect(t, "start a third time", l.run(t, "start"), 0, "")
+		agenttest.Expect(t, "start a third time", l.run(t, "start"), 0, "")
 		if err := os.Remove(filepath.Join(l.dir, "haproxy.pid")); err != nil {
 			t.Fatal(err)
 		}
-		expect(t, "probe finds haproxy without its pid file", l.run(t, "monitor"), 0, "")
+		agenttest.Expect(t, "probe finds haproxy without its pid file", l.run(t, "monitor"), 0, "")
 		pids = haproxysOf(t, l.cfg)
 		r = l.run(t, "stop")
-		expect(t, "stop", r, 0, "")
-		t.Logf("stop took %s", r.took)
+		agenttest.Expect(t, "stop", r, 0, "")
+		t.Logf("stop took %s", r.Took)
 		if left := haproxysOf(t, l.cfg); len(left) != 0 {
 			t.Fatalf("haproxy %v still runs after stop (was %v)", left, pids)
 		}
@@ -373,20 +335,20 @@ func TestComponentHAProxy(t *testing.T) {
 				t.Errorf("stop left %s", f)
 			}
 		}
-		expect(t, "second stop", l.run(t, "stop"), 0, "")
-		expect(t, "probe after stop", l.run(t, "monitor"), 7, "")
+		agenttest.Expect(t, "second stop", l.run(t, "stop"), 0, "")
+		agenttest.Expect(t, "probe after stop", l.run(t, "monitor"), 7, "")
 	})
 
 	t.Run("frontend-not-listening", func(t *testing.T) {
 		l := newLab(t)
-		expect(t, "start", l.run(t, "start"), 0, "")
+		agenttest.Expect(t, "start", l.run(t, "start"), 0, "")
 		defer l.run(t, "stop")
 		// A frontend added to the file is only checked once reloaded.
 		other := freePort(t)
 		l.writeConfig(t, fmt.Sprintf("frontend added\n    bind 127.0.0.1:%d\n    default_backend live\n", other))
-		expect(t, "monitor before the reload", l.run(t, "monitor", recurring), 0, "")
-		expect(t, "reload", l.run(t, "reload"), 0, "")
-		expect(t, "monitor after the reload", l.run(t, "monitor", recurring), 0, "")
+		agenttest.Expect(t, "monitor before the reload", l.run(t, "monitor", recurring), 0, "")
+		agenttest.Expect(t, "reload", l.run(t, "reload"), 0, "")
+		agenttest.Expect(t, "monitor after the reload", l.run(t, "monitor", recurring), 0, "")
 		if err := exchange(fmt.Sprintf("127.0.0.1:%d", other)); err != nil {
 			t.Fatalf("the added frontend does not serve: %v", err)
 		}
@@ -395,28 +357,28 @@ func TestComponentHAProxy(t *testing.T) {
 			t.Fatalf("disable frontend: %v %s", err, out)
 		}
 		r := l.run(t, "monitor", recurring)
-		expect(t, "monitor of a disabled frontend", r, 1, fmt.Sprintf("frontend added on 127.0.0.1:%d", other))
+		agenttest.Expect(t, "monitor of a disabled frontend", r, 1, fmt.Sprintf("frontend added on 127.0.0.1:%d", other))
 	})
 
 	t.Run("required-backends", func(t *testing.T) {
 		l := newLab(t)
-		expect(t, "start", l.run(t, "start", "required_backends=live"), 0, "")
+		agenttest.Expect(t, "start", l.run(t, "start", "required_backends=live"), 0, "")
 		defer l.run(t, "stop")
-		expect(t, "monitor with a live backend", l.run(t, "monitor", recurring, "required_backends=live"), 0, "")
-		var r result
+		agenttest.Expect(t, "monitor with a live backend", l.run(t, "monitor", recurring, "required_backends=live"), 0, "")
+		var r agenttest.Result
 		for end := time.Now().Add(10 * time.Second); time.Now().Before(end); time.Sleep(200 * time.Millisecond) {
-			if r = l.run(t, "monitor", recurring, "required_backends=live dead_front"); r.rc != 0 {
+			if r = l.run(t, "monitor", recurring, "required_backends=live dead_front"); r.RC != 0 {
 				break
 			}
 		}
-		expect(t, "monitor with a dead backend", r, 1, "backend dead_front has no server up (only DOWN)")
-		expect(t, "monitor with a live backend", l.run(t, "monitor", recurring, "required_backends=live"), 0, "")
-		expect(t, "monitor with an unknown backend", l.run(t, "monitor", recurring, "required_backends=nope"), 1, "backend nope does not exist")
+		agenttest.Expect(t, "monitor with a dead backend", r, 1, "backend dead_front has no server up (only DOWN)")
+		agenttest.Expect(t, "monitor with a live backend", l.run(t, "monitor", recurring, "required_backends=live"), 0, "")
+		agenttest.Expect(t, "monitor with an unknown backend", l.run(t, "monitor", recurring, "required_backends=nope"), 1, "backend nope does not exist")
 	})
 
 	t.Run("reload", func(t *testing.T) {
 		l := newLab(t)
-		expect(t, "start", l.run(t, "start"), 0, "")
+		agenttest.Expect(t, "start", l.run(t, "start"), 0, "")
 		defer l.run(t, "stop")
 		master := l.pid(t)
 		addr := fmt.Sprintf("127.0.0.1:%d", l.front)
@@ -444,11 +406,11 @@ func TestComponentHAProxy(t *testing.T) {
 		var slowest time.Duration
 		for i := 0; i < 20; i++ {
 			r := l.run(t, "reload")
-			if r.rc != 0 {
+			if r.RC != 0 {
 				load.Stop()
 				t.Fatalf("reload %d: %v", i+1, r)
 			}
-			slowest = max(slowest, r.took)
+			slowest = max(slowest, r.Took)
 			w := l.procs(t).Workers[0].Pid
 			if seen[w] {
 				load.Stop()
@@ -481,16 +443,16 @@ func TestComponentHAProxy(t *testing.T) {
 		r := l.run(t, "reload")
 		time.Sleep(200 * time.Millisecond)
 		load.Stop()
-		expect(t, "reload with a bad configuration", r, 1, "unknown keyword 'bogus_keyword'")
+		agenttest.Expect(t, "reload with a bad configuration", r, 1, "unknown keyword 'bogus_keyword'")
 		if load.Failed.Load() != 0 || load.OK.Load() == 0 {
 			t.Errorf("during the failed reload: %d ok, %d failed %q", load.OK.Load(), load.Failed.Load(), load.Errors())
 		}
 		if w := l.procs(t).Workers[0].Pid; w != worker {
 			t.Errorf("the failed reload replaced worker %d by %d", worker, w)
 		}
-		expect(t, "monitor after the failed reload", l.run(t, "monitor", recurring), 0, "")
+		agenttest.Expect(t, "monitor after the failed reload", l.run(t, "monitor", recurring), 0, "")
 		l.writeConfig(t, "")
-		expect(t, "reload with the configuration fixed", l.run(t, "reload"), 0, "")
+		agenttest.Expect(t, "reload with the configuration fixed", l.run(t, "reload"), 0, "")
 
 		// A changed argument list cannot be reloaded: haproxy restarts. That
 		// restart refuses connections, which shows the load above would
@@ -500,7 +462,7 @@ func TestComponentHAProxy(t *testing.T) {
 		r = l.run(t, "reload", "extra_args=-L goha-test")
 		time.Sleep(100 * time.Millisecond)
 		load.Stop()
-		expect(t, "reload with extra_args", r, 0, "restarting it")
+		agenttest.Expect(t, "reload with extra_args", r, 0, "restarting it")
 		t.Logf("restart under load: %d connections, %d failed", load.OK.Load(), load.Failed.Load())
 		if load.Failed.Load() == 0 {
 			t.Errorf("a restart under load failed no connection: the load cannot see dropped connections")
@@ -508,7 +470,7 @@ func TestComponentHAProxy(t *testing.T) {
 		if now := l.pid(t); now == master {
 			t.Errorf("extra_args changed but master %d still runs", master)
 		}
-		expect(t, "monitor after the restart", l.run(t, "monitor", recurring, "extra_args=-L goha-test"), 0, "")
+		agenttest.Expect(t, "monitor after the restart", l.run(t, "monitor", recurring, "extra_args=-L goha-test"), 0, "")
 	})
 
 	t.Run("ocf-tester", func(t *testing.T) {

@@ -8,7 +8,6 @@ package osm
 // They need root, ip(8) and nft(8); without them they skip and say why.
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -23,6 +22,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/goha-ha/goha/internal/agenttest"
 
 	"github.com/vishvananda/netns"
 
@@ -165,47 +166,16 @@ func (rs nftRuleset) hasTable(family, name string) bool {
 	return false
 }
 
-// result is one agent invocation.
-type result struct {
-	rc             int
-	stdout, stderr string
-}
-
-func (r result) String() string { return fmt.Sprintf("rc=%d\n%s%s", r.rc, r.stdout, r.stderr) }
-
 // resource is one osm resource of a test: where it runs and its parameters.
 type resource struct {
 	ns, dir string
 	params  []string // NAME=VALUE
 }
 
-func (res *resource) run(t *testing.T, action string, extra ...string) result {
+func (res *resource) run(t *testing.T, action string, extra ...string) agenttest.Result {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "ip", "netns", "exec", res.ns, agentBinary(t), action)
-	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "OCF_ROOT=/usr/lib/ocf", "HA_RSCTMP=" + res.dir,
-		"OCF_RESOURCE_INSTANCE=sm"}
-	for _, p := range append(append([]string{}, res.params...), extra...) {
-		cmd.Env = append(cmd.Env, "OCF_RESKEY_"+p)
-	}
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	r := result{stdout: out.String(), stderr: errb.String()}
-	if ee, ok := err.(*exec.ExitError); ok {
-		r.rc = ee.ExitCode()
-	} else if err != nil {
-		t.Fatalf("run agent %s: %v", action, err)
-	}
-	return r
-}
-
-func expect(t *testing.T, what string, r result, rc int, reason string) {
-	t.Helper()
-	if r.rc != rc || !strings.Contains(r.stderr, reason) {
-		t.Fatalf("%s: got %v\nwant rc=%d with %q", what, r, rc, reason)
-	}
+	env := agenttest.Env(res.dir, "sm", append(append([]string{}, res.params...), extra...)...)
+	return agenttest.Run(t, 90*time.Second, env, "ip", "netns", "exec", res.ns, agentBinary(t), action)
 }
 
 // foreignRules are another tool's tables that every test puts next to the
@@ -244,8 +214,8 @@ func TestComponentRuleOnly(t *testing.T) {
 		"farm_network=10.20.0.0/20", "snat_address=192.0.2.10", "out_interface=lo"}}
 	want := `ip daddr 10.20.0.0/20 oifname "lo" snat ip to 192.0.2.10 comment "goha:osm sm"`
 
-	expect(t, "probe before start", res.run(t, "monitor"), 7, "")
-	expect(t, "start", res.run(t, "start"), 0, "")
+	agenttest.Expect(t, "probe before start", res.run(t, "monitor"), 7, "")
+	agenttest.Expect(t, "start", res.run(t, "start"), 0, "")
 	rs := listRuleset(t, ns)
 	if !rs.hasTable("inet", "goha_osm_sm") {
 		t.Fatalf("no table inet goha_osm_sm after start: %v", rs.Tables)
@@ -265,38 +235,38 @@ func TestComponentRuleOnly(t *testing.T) {
 	if text := nft(t, ns, "", "list", "table", "inet", "goha_osm_sm"); !strings.Contains(text, want) {
 		t.Fatalf("nft shows\n%s\nwant the rule %s", text, want)
 	}
-	expect(t, "monitor", res.run(t, "monitor", recurring), 0, "")
-	expect(t, "probe", res.run(t, "monitor"), 0, "")
+	agenttest.Expect(t, "monitor", res.run(t, "monitor", recurring), 0, "")
+	agenttest.Expect(t, "probe", res.run(t, "monitor"), 0, "")
 
-	expect(t, "second start", res.run(t, "start"), 0, "")
+	agenttest.Expect(t, "second start", res.run(t, "start"), 0, "")
 	if rules := listRuleset(t, ns).rulesOf("inet", "goha_osm_sm"); len(rules) != 1 {
 		t.Fatalf("rules after a second start: %+v", rules)
 	}
 
 	nft(t, ns, "", "delete", "table", "inet", "goha_osm_sm")
-	expect(t, "monitor after the table was deleted", res.run(t, "monitor", recurring), 7, "")
+	agenttest.Expect(t, "monitor after the table was deleted", res.run(t, "monitor", recurring), 7, "")
 
-	expect(t, "start again", res.run(t, "start"), 0, "")
+	agenttest.Expect(t, "start again", res.run(t, "start"), 0, "")
 	nft(t, ns, "", "flush", "chain", "inet", "goha_osm_sm", "goha_osm_snat")
 	nft(t, ns, "", "add", "rule", "inet", "goha_osm_sm", "goha_osm_snat", "ip", "daddr", "10.20.0.0/20", "counter", "snat", "ip", "to", "192.0.2.99")
 	r := res.run(t, "monitor", recurring)
-	expect(t, "monitor of an edited rule", r, 1, `lacks ["oifname \"lo\"" "snat ip to 192.0.2.10"], has ["expression counter" "snat ip to 192.0.2.99"] instead`)
-	expect(t, "start repairs the edited rule", res.run(t, "start"), 0, "")
+	agenttest.Expect(t, "monitor of an edited rule", r, 1, `lacks ["oifname \"lo\"" "snat ip to 192.0.2.10"], has ["expression counter" "snat ip to 192.0.2.99"] instead`)
+	agenttest.Expect(t, "start repairs the edited rule", res.run(t, "start"), 0, "")
 	if text := nft(t, ns, "", "list", "table", "inet", "goha_osm_sm"); !strings.Contains(text, want) || strings.Contains(text, "192.0.2.99") {
 		t.Fatalf("after start over an edited table nft shows\n%s", text)
 	}
-	expect(t, "monitor after repair", res.run(t, "monitor", recurring), 0, "")
+	agenttest.Expect(t, "monitor after repair", res.run(t, "monitor", recurring), 0, "")
 
-	expect(t, "stop", res.run(t, "stop"), 0, "")
+	agenttest.Expect(t, "stop", res.run(t, "stop"), 0, "")
 	if rs := listRuleset(t, ns); rs.hasTable("inet", "goha_osm_sm") || len(rs.Tables) != 2 {
 		t.Fatalf("tables after stop: %v, want the two foreign ones only", rs.Tables)
 	}
 	if after := foreignSnapshot(t, ns); after != foreign {
 		t.Fatalf("foreign tables changed:\nbefore\n%s\nafter\n%s", foreign, after)
 	}
-	expect(t, "second stop", res.run(t, "stop"), 0, "")
-	expect(t, "monitor after stop", res.run(t, "monitor", recurring), 7, "")
-	expect(t, "probe after stop", res.run(t, "monitor"), 7, "")
+	agenttest.Expect(t, "second stop", res.run(t, "stop"), 0, "")
+	agenttest.Expect(t, "monitor after stop", res.run(t, "monitor", recurring), 7, "")
+	agenttest.Expect(t, "probe after stop", res.run(t, "monitor"), 7, "")
 }
 
 func TestComponentIPv6(t *testing.T) {
@@ -304,15 +274,15 @@ func TestComponentIPv6(t *testing.T) {
 	ns := newNamespace(t)
 	res := &resource{ns: ns, dir: t.TempDir(), params: []string{
 		"farm_network=fd00:20::/52", "snat_address=fd00:1::10", "table=ovd_snat"}}
-	expect(t, "start", res.run(t, "start"), 0, "")
+	agenttest.Expect(t, "start", res.run(t, "start"), 0, "")
 	want := `ip6 daddr fd00:20::/52 snat ip6 to fd00:1::10 comment "goha:osm sm"`
 	if text := nft(t, ns, "", "list", "table", "inet", "ovd_snat"); !strings.Contains(text, want) {
 		t.Fatalf("nft shows\n%s\nwant the rule %s", text, want)
 	}
-	expect(t, "monitor", res.run(t, "monitor", recurring), 0, "")
-	expect(t, "monitor with another address", res.run(t, "monitor", recurring, "snat_address=fd00:1::11"), 1,
+	agenttest.Expect(t, "monitor", res.run(t, "monitor", recurring), 0, "")
+	agenttest.Expect(t, "monitor with another address", res.run(t, "monitor", recurring, "snat_address=fd00:1::11"), 1,
 		`lacks ["snat ip6 to fd00:1::11"], has ["snat ip6 to fd00:1::10"] instead`)
-	expect(t, "stop", res.run(t, "stop"), 0, "")
+	agenttest.Expect(t, "stop", res.run(t, "stop"), 0, "")
 	if rs := listRuleset(t, ns); len(rs.Tables) != 0 {
 		t.Fatalf("tables after stop: %v", rs.Tables)
 	}
@@ -326,9 +296,9 @@ func TestComponentForeignTableOfTheName(t *testing.T) {
 	res := &resource{ns: ns, dir: t.TempDir(), params: []string{
 		"farm_network=10.20.0.0/16", "snat_address=192.0.2.10", "table=nat"}}
 	before := foreignSnapshot(t, ns)
-	expect(t, "probe", res.run(t, "monitor"), 7, "")
-	expect(t, "start", res.run(t, "start"), 6, "parameter table: table inet nat exists and was not made by this agent")
-	expect(t, "stop", res.run(t, "stop"), 0, "left alone")
+	agenttest.Expect(t, "probe", res.run(t, "monitor"), 7, "")
+	agenttest.Expect(t, "start", res.run(t, "start"), 6, "parameter table: table inet nat exists and was not made by this agent")
+	agenttest.Expect(t, "stop", res.run(t, "stop"), 0, "left alone")
 	if after := foreignSnapshot(t, ns); after != before {
 		t.Fatalf("foreign tables changed:\nbefore\n%s\nafter\n%s", before, after)
 	}
@@ -386,43 +356,43 @@ func TestComponentService(t *testing.T) {
 	res := &resource{ns: ns, dir: dir, params: append([]string{
 		"farm_network=10.20.0.0/16", "snat_address=192.0.2.10"}, d.params()...)}
 
-	expect(t, "probe before start", res.run(t, "monitor"), 7, "")
-	expect(t, "start", res.run(t, "start"), 0, "")
+	agenttest.Expect(t, "probe before start", res.run(t, "monitor"), 7, "")
+	agenttest.Expect(t, "start", res.run(t, "start"), 0, "")
 	pid := d.pid(t)
 	if pid == 0 || !listRuleset(t, ns).hasTable("inet", "goha_osm_sm") {
 		t.Fatalf("after start: service pid %d, tables %v", pid, listRuleset(t, ns).Tables)
 	}
-	expect(t, "monitor", res.run(t, "monitor", recurring), 0, "")
-	expect(t, "second start", res.run(t, "start"), 0, "already runs")
+	agenttest.Expect(t, "monitor", res.run(t, "monitor", recurring), 0, "")
+	agenttest.Expect(t, "second start", res.run(t, "start"), 0, "already runs")
 	if again := d.pid(t); again != pid {
 		t.Fatalf("second start changed the service: pid %d, was %d", again, pid)
 	}
 
 	nft(t, ns, "", "delete", "table", "inet", "goha_osm_sm")
-	expect(t, "monitor after the table was deleted", res.run(t, "monitor", recurring), 1,
+	agenttest.Expect(t, "monitor after the table was deleted", res.run(t, "monitor", recurring), 1,
 		"the service runs but the SNAT table goha_osm_sm is missing")
-	expect(t, "start puts the table back", res.run(t, "start"), 0, "")
-	expect(t, "monitor", res.run(t, "monitor", recurring), 0, "")
+	agenttest.Expect(t, "start puts the table back", res.run(t, "start"), 0, "")
+	agenttest.Expect(t, "monitor", res.run(t, "monitor", recurring), 0, "")
 
 	syscall.Kill(pid, syscall.SIGKILL)
 	waitGone(t, pid)
-	expect(t, "monitor after the service was killed", res.run(t, "monitor", recurring), 1,
+	agenttest.Expect(t, "monitor after the service was killed", res.run(t, "monitor", recurring), 1,
 		"the service is stopped while its SNAT rule is in place (status_command exited with 1")
 
-	expect(t, "start after the kill", res.run(t, "start"), 0, "")
+	agenttest.Expect(t, "start after the kill", res.run(t, "start"), 0, "")
 	pid = d.pid(t)
-	expect(t, "stop", res.run(t, "stop"), 0, "")
+	agenttest.Expect(t, "stop", res.run(t, "stop"), 0, "")
 	if proc.Alive(pid) || listRuleset(t, ns).hasTable("inet", "goha_osm_sm") {
 		t.Fatalf("after stop: service pid %d alive %v, tables %v", pid, proc.Alive(pid), listRuleset(t, ns).Tables)
 	}
-	expect(t, "monitor after stop", res.run(t, "monitor", recurring), 7, "")
-	expect(t, "second stop", res.run(t, "stop"), 0, "")
+	agenttest.Expect(t, "monitor after stop", res.run(t, "monitor", recurring), 7, "")
+	agenttest.Expect(t, "second stop", res.run(t, "stop"), 0, "")
 
 	r := res.run(t, "start", "start_command=/nonexistent/ovd start")
-	expect(t, "start with a missing program", r, 5, "parameter start_command: program /nonexistent/ovd not found")
+	agenttest.Expect(t, "start with a missing program", r, 5, "parameter start_command: program /nonexistent/ovd not found")
 	r = res.run(t, "start", "start_command="+ssd+" --start --pidfile "+d.pidFile+" --startas /bin/false --exec "+sleep)
-	expect(t, "start whose command fails", r, 1, "start_command exited with")
-	expect(t, "stop after a failed start", res.run(t, "stop"), 0, "")
+	agenttest.Expect(t, "start whose command fails", r, 1, "start_command exited with")
+	agenttest.Expect(t, "stop after a failed start", res.run(t, "stop"), 0, "")
 	if rs := listRuleset(t, ns); len(rs.Tables) != 0 {
 		t.Fatalf("tables after stop: %v", rs.Tables)
 	}
@@ -522,11 +492,11 @@ func TestComponentSNAT(t *testing.T) {
 	if s := source(); s != "198.51.100.1" {
 		t.Fatalf("before start the farm sees %s, want the node's own 198.51.100.1", s)
 	}
-	expect(t, "start", res.run(t, "start"), 0, "")
+	agenttest.Expect(t, "start", res.run(t, "start"), 0, "")
 	if s := source(); s != "198.51.100.10" {
 		t.Fatalf("after start the farm sees %s, want the VIP 198.51.100.10", s)
 	}
-	expect(t, "stop", res.run(t, "stop"), 0, "")
+	agenttest.Expect(t, "stop", res.run(t, "stop"), 0, "")
 	if s := source(); s != "198.51.100.1" {
 		t.Fatalf("after stop the farm sees %s, want the node's own 198.51.100.1", s)
 	}

@@ -23,6 +23,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/goha-ha/goha/internal/agenttest"
+
 	"github.com/goha-ha/goha/internal/proc"
 	"github.com/goha-ha/goha/internal/testbuild"
 	"github.com/goha-ha/goha/ocf"
@@ -126,51 +128,16 @@ func (d *rsyncDaemon) stop() {
 	d.cmd = nil
 }
 
-// result is one agent invocation.
-type result struct {
-	rc             int
-	stdout, stderr string
-}
-
-func (r result) String() string { return fmt.Sprintf("rc=%d\n%s%s", r.rc, r.stdout, r.stderr) }
-
 // resource is one sync resource of the test.
 type resource struct {
 	agent, rsctmp, name string
 	params              []string // NAME=VALUE
 }
 
-func (res *resource) run(t *testing.T, action string, extra ...string) result {
+func (res *resource) run(t *testing.T, action string, extra ...string) agenttest.Result {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, res.agent, action)
-	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "OCF_ROOT=/usr/lib/ocf", "HA_RSCTMP=" + res.rsctmp,
-		"OCF_RESOURCE_INSTANCE=" + res.name}
-	for _, p := range append(append([]string{}, res.params...), extra...) {
-		if strings.HasPrefix(p, "OCF_") {
-			cmd.Env = append(cmd.Env, p)
-		} else {
-			cmd.Env = append(cmd.Env, "OCF_RESKEY_"+p)
-		}
-	}
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	r := result{stdout: out.String(), stderr: errb.String()}
-	if ee, ok := err.(*exec.ExitError); ok {
-		r.rc = ee.ExitCode()
-	} else if err != nil {
-		t.Fatalf("run agent %s: %v", action, err)
-	}
-	return r
-}
-
-func expect(t *testing.T, what string, r result, rc int, reason string) {
-	t.Helper()
-	if r.rc != rc || !strings.Contains(r.stderr, reason) {
-		t.Fatalf("%s: got %v\nwant rc=%d with %q", what, r, rc, reason)
-	}
+	env := agenttest.Env(res.rsctmp, res.name, append(append([]string{}, res.params...), extra...)...)
+	return agenttest.Run(t, 120*time.Second, env, res.agent, action)
 }
 
 // config is the resource's configuration as the agent resolves it, to
@@ -360,23 +327,23 @@ func TestComponentSync(t *testing.T) {
 	recurring := "OCF_RESKEY_CRM_meta_interval=10000"
 
 	t.Run("validate-all", func(t *testing.T) {
-		expect(t, "validate-all", res.run(t, "validate-all"), 0, "")
-		expect(t, "missing directory", res.run(t, "validate-all", "directory="+filepath.Join(dir, "nope")), 5, "parameter directory")
-		expect(t, "missing rsync", res.run(t, "validate-all", "rsync=/nonexistent/rsync"), 5, "parameter rsync")
-		expect(t, "missing password file", res.run(t, "validate-all", "password_file="+filepath.Join(dir, "nope")), 5, "parameter password_file")
-		expect(t, "daemon peer without module", res.run(t, "validate-all", "rsync_module="), 6, "rsync_module is required")
-		expect(t, "peer that is an option", res.run(t, "validate-all", "peers=-oProxyCommand=x"), 6, "parameter peers")
-		expect(t, "root directory", res.run(t, "validate-all", "directory=/"), 6, "must not be /")
-		expect(t, "forbidden rsync option", res.run(t, "validate-all", "rsync_options=--rsh=nc"), 6, "does not allow")
-		expect(t, "start with a bad peer", res.run(t, "start", "peers=a;b"), 6, "parameter peers")
+		agenttest.Expect(t, "validate-all", res.run(t, "validate-all"), 0, "")
+		agenttest.Expect(t, "missing directory", res.run(t, "validate-all", "directory="+filepath.Join(dir, "nope")), 5, "parameter directory")
+		agenttest.Expect(t, "missing rsync", res.run(t, "validate-all", "rsync=/nonexistent/rsync"), 5, "parameter rsync")
+		agenttest.Expect(t, "missing password file", res.run(t, "validate-all", "password_file="+filepath.Join(dir, "nope")), 5, "parameter password_file")
+		agenttest.Expect(t, "daemon peer without module", res.run(t, "validate-all", "rsync_module="), 6, "rsync_module is required")
+		agenttest.Expect(t, "peer that is an option", res.run(t, "validate-all", "peers=-oProxyCommand=x"), 6, "parameter peers")
+		agenttest.Expect(t, "root directory", res.run(t, "validate-all", "directory=/"), 6, "must not be /")
+		agenttest.Expect(t, "forbidden rsync option", res.run(t, "validate-all", "rsync_options=--rsh=nc"), 6, "does not allow")
+		agenttest.Expect(t, "start with a bad peer", res.run(t, "start", "peers=a;b"), 6, "parameter peers")
 		if _, err := exec.LookPath("ssh"); err != nil {
-			expect(t, "ssh transport without ssh", res.run(t, "validate-all", "transport=ssh", "peers=127.0.0.1"), 5, "openssh-client")
+			agenttest.Expect(t, "ssh transport without ssh", res.run(t, "validate-all", "transport=ssh", "peers=127.0.0.1"), 5, "openssh-client")
 		}
 	})
 
 	t.Run("sync", func(t *testing.T) {
-		expect(t, "probe before start", res.run(t, "monitor"), 7, "")
-		expect(t, "monitor before start", res.run(t, "monitor", recurring), 7, "")
+		agenttest.Expect(t, "probe before start", res.run(t, "monitor"), 7, "")
+		agenttest.Expect(t, "monitor before start", res.run(t, "monitor", recurring), 7, "")
 		// A file the peer holds and this node lacks, as one written on the
 		// peer while it was the active node: the start merges it in
 		// instead of deleting it with its push.
@@ -384,7 +351,7 @@ func TestComponentSync(t *testing.T) {
 			t.Fatal(err)
 		}
 		begin := time.Now()
-		expect(t, "start", res.run(t, "start"), 0, "")
+		agenttest.Expect(t, "start", res.run(t, "start"), 0, "")
 		// start returns after the full sync: no polling needed.
 		if !reflect.DeepEqual(tree(src), tree(peer.module)) {
 			t.Fatalf("start returned before the full sync: source %v, peer %v", tree(src), tree(peer.module))
@@ -397,9 +364,9 @@ func TestComponentSync(t *testing.T) {
 		if len(daemons) != 1 {
 			t.Fatalf("sync daemons after start: %v, want one", daemons)
 		}
-		expect(t, "monitor", res.run(t, "monitor", recurring), 0, "")
-		expect(t, "probe", res.run(t, "monitor"), 0, "")
-		expect(t, "second start", res.run(t, "start"), 0, "")
+		agenttest.Expect(t, "monitor", res.run(t, "monitor", recurring), 0, "")
+		agenttest.Expect(t, "probe", res.run(t, "monitor"), 0, "")
+		agenttest.Expect(t, "second start", res.run(t, "start"), 0, "")
 		if again := res.daemons(t); !reflect.DeepEqual(again, daemons) {
 			t.Fatalf("second start changed the daemon: %v, was %v", again, daemons)
 		}
@@ -437,27 +404,27 @@ func TestComponentSync(t *testing.T) {
 		}
 		waitReport(t, res.config(t), 10*time.Second, func(p PeerStatus) bool { return p.State == PeerFailing })
 		r := res.run(t, "monitor", recurring)
-		expect(t, "monitor with the peer down", r, 0, "unreachable")
+		agenttest.Expect(t, "monitor with the peer down", r, 0, "unreachable")
 		time.Sleep(2 * time.Second) // a few failed retries
-		expect(t, "monitor with the peer down for 2 s, fail_on_peer_down and max_lag 1 s",
+		agenttest.Expect(t, "monitor with the peer down for 2 s, fail_on_peer_down and max_lag 1 s",
 			res.run(t, "monitor", recurring, "fail_on_peer_down=true", "max_lag=1"), 1, "unreachable for")
 		peer.start(t)
 		t.Logf("peer caught up %s after it came back", waitSame(t, "catch-up", src, peer.module, 40*time.Second))
 		waitReport(t, res.config(t), 5*time.Second, func(p PeerStatus) bool { return p.State == PeerOK })
-		expect(t, "monitor after the catch-up", res.run(t, "monitor", recurring), 0, "")
+		agenttest.Expect(t, "monitor after the catch-up", res.run(t, "monitor", recurring), 0, "")
 
 		// stop ships what is pending before it returns.
 		writeFile(t, filepath.Join(src, "just-before-stop"), "the last change")
-		expect(t, "stop", res.run(t, "stop"), 0, "")
+		agenttest.Expect(t, "stop", res.run(t, "stop"), 0, "")
 		if left := res.daemons(t); len(left) != 0 {
 			t.Fatalf("sync daemon still runs after stop: %v", left)
 		}
 		if !reflect.DeepEqual(tree(src), tree(peer.module)) {
 			t.Fatalf("stop returned before the last change reached the peer: source %v, peer %v", tree(src), tree(peer.module))
 		}
-		expect(t, "monitor after stop", res.run(t, "monitor", recurring), 7, "")
-		expect(t, "probe after stop", res.run(t, "monitor"), 7, "")
-		expect(t, "second stop", res.run(t, "stop"), 0, "")
+		agenttest.Expect(t, "monitor after stop", res.run(t, "monitor", recurring), 7, "")
+		agenttest.Expect(t, "probe after stop", res.run(t, "monitor"), 7, "")
+		agenttest.Expect(t, "second stop", res.run(t, "stop"), 0, "")
 	})
 
 	// A second peer that never answers keeps an rsync running, so that
@@ -470,7 +437,7 @@ func TestComponentSync(t *testing.T) {
 		begin := time.Now()
 		r := hung.run(t, "start", "OCF_RESKEY_CRM_meta_timeout=5000")
 		t.Logf("start with a silent peer and a 5 s timeout returned after %s", time.Since(begin).Round(time.Millisecond))
-		expect(t, "start with a peer that never answers", r, 0, "has not ended yet")
+		agenttest.Expect(t, "start with a peer that never answers", r, 0, "has not ended yet")
 		daemons := hung.daemons(t)
 		rsyncs := rsyncsOf(t, src)
 		if len(daemons) != 1 || len(rsyncs) == 0 {
@@ -483,14 +450,14 @@ func TestComponentSync(t *testing.T) {
 			waitGone(t, pid) // Pdeathsig
 		}
 		t.Logf("daemon and rsync gone %s after kill -9", time.Since(killed).Round(time.Millisecond))
-		expect(t, "monitor after kill -9", hung.run(t, "monitor", recurring), 1, "is not running")
-		expect(t, "probe after kill -9", hung.run(t, "monitor"), 7, "")
-		expect(t, "stop after kill -9", hung.run(t, "stop"), 0, "")
-		expect(t, "monitor after stop", hung.run(t, "monitor", recurring), 7, "")
+		agenttest.Expect(t, "monitor after kill -9", hung.run(t, "monitor", recurring), 1, "is not running")
+		agenttest.Expect(t, "probe after kill -9", hung.run(t, "monitor"), 7, "")
+		agenttest.Expect(t, "stop after kill -9", hung.run(t, "stop"), 0, "")
+		agenttest.Expect(t, "monitor after stop", hung.run(t, "monitor", recurring), 7, "")
 	})
 
 	t.Run("stop-ends-rsync", func(t *testing.T) {
-		expect(t, "start", hung.run(t, "start", "OCF_RESKEY_CRM_meta_timeout=5000"), 0, "")
+		agenttest.Expect(t, "start", hung.run(t, "start", "OCF_RESKEY_CRM_meta_timeout=5000"), 0, "")
 		rsyncs := rsyncsOf(t, src)
 		if len(rsyncs) == 0 {
 			t.Fatal("no rsync runs to the silent peer")
@@ -498,7 +465,7 @@ func TestComponentSync(t *testing.T) {
 		// The daemon's last sync waits for the silent peer until SIGKILL,
 		// which comes 2 s before the 6 s deadline.
 		begin := time.Now()
-		expect(t, "stop during a sync", hung.run(t, "stop", "OCF_RESKEY_CRM_meta_timeout=6000"), 0, "")
+		agenttest.Expect(t, "stop during a sync", hung.run(t, "stop", "OCF_RESKEY_CRM_meta_timeout=6000"), 0, "")
 		took := time.Since(begin)
 		t.Logf("stop during a hanging sync took %s", took.Round(time.Millisecond))
 		if took > 6*time.Second {
