@@ -95,6 +95,7 @@ func (fx *galeraFixture) build(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
 	name := fmt.Sprintf("gal%d-%d", os.Getpid()%1000000, fx.nodes)
+	holdLabTurn(t)
 	upStart := time.Now()
 	l, err := lab.Up(ctx, lab.Config{
 		Name: name, Nodes: fx.nodes, Binary: fx.binary, OCFAgents: ocf,

@@ -10,8 +10,11 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/goha-ha/goha/internal/lab"
 )
@@ -61,6 +64,7 @@ func startLab(t *testing.T, cfg lab.Config) *lab.Lab {
 	if cfg.Logf == nil {
 		cfg.Logf = t.Logf
 	}
+	holdLabTurn(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	start := time.Now()
@@ -78,6 +82,45 @@ func startLab(t *testing.T, cfg lab.Config) *lab.Lab {
 	})
 	t.Logf("lab %s: %d nodes up in %s", cfg.Name, cfg.Nodes, time.Since(start).Round(100*time.Millisecond))
 	return l
+}
+
+// labTurn is this process's hold on the machine's lab turn, taken by its
+// first lab and kept until the process exits.
+var labTurn struct {
+	sync.Mutex
+	f *os.File
+}
+
+// holdLabTurn waits until no other test process on this machine runs labs:
+// two labs at once share two cores and their failover timings stop meaning
+// anything. The turn lasts until this process exits, as flock ties it to
+// the open file, and it is taken once, so one process's labs never wait on
+// each other.
+func holdLabTurn(t testing.TB) {
+	t.Helper()
+	labTurn.Lock()
+	defer labTurn.Unlock()
+	if labTurn.f != nil {
+		return
+	}
+	if err := os.MkdirAll(lab.DefaultRunRoot, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(lab.DefaultRunRoot, ".e2e-turn")
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		t.Fatalf("lab turn: %v", err)
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		t.Logf("waiting until another test process with labs ends (%s)", path)
+		start := time.Now()
+		if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+			f.Close()
+			t.Fatalf("lab turn %s: %v", path, err)
+		}
+		t.Logf("lab turn after %s", time.Since(start).Round(time.Second))
+	}
+	labTurn.f = f
 }
 
 // checkNoLeak fails unless everything of the lab recorded in st is gone:
