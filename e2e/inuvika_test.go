@@ -5,20 +5,16 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/vishvananda/netns"
-
 	"github.com/goha-ha/goha/internal/lab"
+	"github.com/goha-ha/goha/internal/nsnet"
 )
 
 // The Inuvika OVD stack: one group (VIP, the data directory's sync, the web
@@ -329,7 +325,6 @@ func TestInuvika(t *testing.T) {
 		if err := l.Crash(ctx, inuvikaPreferred); err != nil {
 			t.Fatal(err)
 		}
-		inuvikaPowerLoss(t, ctx, l, vip, inuvikaPreferred)
 		served := make(chan time.Duration, 1)
 		go func() {
 			defer close(served)
@@ -433,41 +428,6 @@ func inuvikaWaitGroup(t *testing.T, ctx context.Context, l *lab.Lab, node string
 		case <-wctx.Done():
 			t.Fatalf("%s: group %s not started on %s: %s", what, inuvikaGroup, node, last)
 		case <-time.After(500 * time.Millisecond):
-		}
-	}
-}
-
-// inuvikaPowerLoss clears from a crashed node's network namespace what a
-// real power cut clears with the kernel: the VIP and the SNAT table. The
-// lab keeps a node's network namespace across its crashes, so without this
-// the rebooted node would come back still holding both.
-func inuvikaPowerLoss(t *testing.T, ctx context.Context, l *lab.Lab, vip netip.Addr, node string) {
-	t.Helper()
-	s, err := l.State()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ns := ""
-	for _, n := range s.Nodes {
-		if n.Name == node {
-			ns = "/run/netns/" + n.NetNS
-		}
-	}
-	if ns == "" {
-		t.Fatalf("lab has no node %s", node)
-	}
-	run := func(argv ...string) (string, error) {
-		out, err := exec.CommandContext(ctx, "nsenter", append([]string{"--net=" + ns, "--"}, argv...)...).CombinedOutput()
-		return string(out), err
-	}
-	if out, _ := run("ip", "-o", "addr", "show", "to", vip.String()); strings.Contains(out, vip.String()) {
-		if out, err := run("ip", "addr", "del", vip.String()+"/24", "dev", "eth0"); err != nil {
-			t.Fatalf("remove the VIP from crashed %s: %v\n%s", node, err, out)
-		}
-	}
-	if out, err := run("nft", "list", "tables"); err == nil && strings.Contains(out, inuvikaTable) {
-		if out, err := run("nft", "delete", "table", "inet", inuvikaTable); err != nil {
-			t.Fatalf("remove the SNAT table from crashed %s: %v\n%s", node, err, out)
 		}
 	}
 }
@@ -590,32 +550,7 @@ type inuvikaWeb struct {
 func (w *inuvikaWeb) get(ctx context.Context) (string, error) {
 	tr := &http.Transport{
 		DisableKeepAlives: true,
-		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-			type result struct {
-				c   net.Conn
-				err error
-			}
-			done := make(chan result, 1)
-			go func() {
-				// Never unlocked: the thread exits with this goroutine.
-				runtime.LockOSThread()
-				h, err := netns.GetFromName(w.ns)
-				if err != nil {
-					done <- result{err: fmt.Errorf("open netns %s: %w", w.ns, err)}
-					return
-				}
-				defer h.Close()
-				if err := netns.Set(h); err != nil {
-					done <- result{err: fmt.Errorf("enter netns %s: %w", w.ns, err)}
-					return
-				}
-				d := net.Dialer{Timeout: 500 * time.Millisecond}
-				c, err := d.DialContext(ctx, network, addr)
-				done <- result{c, err}
-			}()
-			r := <-done
-			return r.c, r.err
-		},
+		DialContext:       nsnet.Dialer(w.ns, 500*time.Millisecond),
 	}
 	defer tr.CloseIdleConnections()
 	c := &http.Client{Transport: tr, Timeout: 2 * time.Second}

@@ -265,9 +265,46 @@ func TestLab(t *testing.T) {
 	})
 
 	t.Run("crash is fenced", func(t *testing.T) {
+		// What the kernel holds goes with the power: an address an agent
+		// added and an nftables table of its own, but not the node's own
+		// address.
+		vip, err := l.VIP(9)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, argv := range [][]string{
+			{"ip", "addr", "add", vip.String() + "/24", "dev", "eth0"},
+			{"nft", "add", "table", "inet", "agent_table"},
+		} {
+			if out, err := l.Exec(ctx, "n3", argv...); err != nil {
+				t.Fatalf("%v on n3: %v\n%s", argv, err, out)
+			}
+		}
 		begin := time.Now()
 		if err := l.Crash(ctx, "n3"); err != nil {
 			t.Fatal(err)
+		}
+		ns := ""
+		if st, err := l.State(); err == nil {
+			for _, n := range st.Nodes {
+				if n.Name == "n3" {
+					ns = "--net=/run/netns/" + n.NetNS
+				}
+			}
+		}
+		own, err := l.Addr("n3")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addrs, err := exec.Command("nsenter", ns, "--", "ip", "-o", "addr", "show", "dev", "eth0").CombinedOutput()
+		if err != nil {
+			t.Fatalf("addresses of crashed n3: %v\n%s", err, addrs)
+		}
+		if strings.Contains(string(addrs), vip.String()+"/") || !strings.Contains(string(addrs), own.String()+"/") {
+			t.Errorf("crashed n3 should keep only its own address %s, not %s:\n%s", own, vip, addrs)
+		}
+		if tables, err := exec.Command("nsenter", ns, "--", "nft", "list", "tables").CombinedOutput(); err != nil || strings.Contains(string(tables), "agent_table") {
+			t.Errorf("crashed n3 kept an agent's nftables table (%v):\n%s", err, tables)
 		}
 		// The survivors notice, keep quorum, fence n3 (reboot), and n3
 		// boots and rejoins.

@@ -4,19 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/netip"
 	"os/exec"
-	"runtime"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/vishvananda/netns"
-
 	"github.com/goha-ha/goha/internal/bench"
 	"github.com/goha-ha/goha/internal/lab"
+	"github.com/goha-ha/goha/internal/nsnet"
 )
 
 // vipResource is the id of the floating address the failover test creates.
@@ -389,33 +386,13 @@ func clientNetNS(t *testing.T, l *lab.Lab, client string) string {
 // resolves the address through the namespace's neighbour table, as any
 // client program's would.
 func touch(ctx context.Context, ns string, vip netip.Addr) error {
-	errc := make(chan error, 1)
-	go func() {
-		// The thread's network namespace is changed and never restored: the
-		// thread stays locked and exits with this goroutine.
-		runtime.LockOSThread()
-		h, err := netns.GetFromPath("/run/netns/" + ns)
-		if err != nil {
-			errc <- fmt.Errorf("open netns %s: %w", ns, err)
-			return
-		}
-		defer h.Close()
-		if err := netns.Set(h); err != nil {
-			errc <- fmt.Errorf("enter netns %s: %w", ns, err)
-			return
-		}
-		d := net.Dialer{Timeout: 300 * time.Millisecond}
-		c, err := d.DialContext(ctx, "tcp", netip.AddrPortFrom(vip, 9).String())
-		if err == nil {
-			c.Close()
-			errc <- nil
-			return
-		}
-		if errors.Is(err, syscall.ECONNREFUSED) {
-			errc <- nil
-			return
-		}
-		errc <- err
-	}()
-	return <-errc
+	c, err := nsnet.Dial(ctx, ns, "tcp", netip.AddrPortFrom(vip, 9).String(), 300*time.Millisecond)
+	if err == nil {
+		c.Close()
+		return nil
+	}
+	if errors.Is(err, syscall.ECONNREFUSED) {
+		return nil
+	}
+	return err
 }

@@ -119,8 +119,10 @@ func startInNetNS(path string, cmd *exec.Cmd) error {
 	return <-errc
 }
 
-// crash cuts the power of node n: its link goes down and every process of
-// its PID namespace is killed at once. It returns when they are all gone.
+// crash cuts the power of node n: its link goes down, every process of its
+// PID namespace is killed at once, and the kernel state a reboot loses is
+// cleared from its network namespace. It returns when the processes are
+// all gone.
 func crash(ctx context.Context, s *State, n *NodeState) error {
 	var errs []error
 	if err := setLink(n.Veth, false); err != nil {
@@ -138,6 +140,9 @@ func crash(ctx context.Context, s *State, n *NodeState) error {
 	}
 	if v2 != "" && cgroupFrozen(v2) {
 		_ = os.WriteFile(filepath.Join(v2, "cgroup.freeze"), []byte("0"), 0)
+	}
+	if err := forgetKernelState(n.NetNS, n.Addr); err != nil {
+		errs = append(errs, fmt.Errorf("power loss of %s: %w", n.Name, err))
 	}
 	n.Init = nil
 	writeStatus(s.statusPath(n.Name), StackStatus{State: "off", Time: time.Now()})

@@ -8,15 +8,14 @@ import (
 	"log"
 	"net"
 	"net/netip"
-	"runtime"
 	"strconv"
 	"sync"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
-	"github.com/vishvananda/netns"
 
 	"github.com/goha-ha/goha/internal/lab"
+	"github.com/goha-ha/goha/internal/nsnet"
 )
 
 // DefaultClient is the lab client namespace Verify and Status use when the
@@ -52,29 +51,7 @@ func netnsNetwork(ns string) string {
 // dialInNetNS opens a TCP connection to addr from inside the named
 // network namespace.
 func dialInNetNS(ctx context.Context, ns, addr string) (net.Conn, error) {
-	type result struct {
-		c   net.Conn
-		err error
-	}
-	done := make(chan result, 1)
-	go func() {
-		runtime.LockOSThread()
-		h, err := netns.GetFromName(ns)
-		if err != nil {
-			done <- result{err: fmt.Errorf("open netns %s: %w", ns, err)}
-			return
-		}
-		defer h.Close()
-		if err := netns.Set(h); err != nil {
-			done <- result{err: fmt.Errorf("enter netns %s: %w", ns, err)}
-			return
-		}
-		d := net.Dialer{Timeout: connectTimeout}
-		c, err := d.DialContext(ctx, "tcp", addr)
-		done <- result{c, err}
-	}()
-	r := <-done
-	return r.c, r.err
+	return nsnet.Dial(ctx, ns, "tcp", addr, connectTimeout)
 }
 
 // sqlClient opens connections to the lab's nodes from one client namespace.
