@@ -19,7 +19,7 @@ type Config struct {
 
 // Cases lists the comparisons make bench runs.
 func Cases(cfg Config) []Case {
-	return []Case{VIPCase(cfg), GaleraCase(cfg), MySQLCase(cfg)}
+	return []Case{VIPCase(cfg), GaleraCase(cfg), MySQLCase(cfg), FilesystemCase(cfg, 0), FilesystemCase(cfg, 20), DRBDCase(cfg)}
 }
 
 // LoadCases lists the comparisons under client load make bench runs.
