@@ -24,8 +24,8 @@ func TestDRBDCaseDeclaration(t *testing.T) {
 	if c.Name != "drbd" || c.Action != "" {
 		t.Errorf("name %q action %q, want drbd and the default monitor", c.Name, c.Action)
 	}
-	if c.Goal == nil || *c.Goal != (Goal{MaxForks: 0}) {
-		t.Errorf("goal %+v, want no fork and no ratio bound (the reference cannot monitor here)", c.Goal)
+	if c.Goal == nil || *c.Goal != (Goal{MaxForks: 2}) {
+		t.Errorf("goal %+v, want two forks at most (drbdsetup and the runtime's pidfd check) and no ratio bound (the reference cannot monitor here)", c.Goal)
 	}
 	for _, say := range []string{"SIMULATOR", "DRBD kernel (module) not available?", "modinfo -F version drbd", "/proc/drbd"} {
 		if !strings.Contains(c.Notes, say) {
