@@ -45,6 +45,10 @@ func MyCnf(node string, addr netip.Addr) string {
 		"innodb_log_file_size = 16M",
 		"performance_schema = OFF",
 		"max_connections = 50",
+		// Clients reach a Galera node at its own address (or through a
+		// load balancer, which may run on the same node and bind port 3306
+		// of a VIP there).
+		"bind_address = "+addr.String(),
 		"",
 		"wsrep_on = ON",
 		"wsrep_provider = "+ProviderLib,
