@@ -39,6 +39,11 @@ type instance struct {
 	// runs crm_attribute only when the score changes.
 	scoreFile string
 	forceAttr string
+	// positioning is the replication_positioning parameter; coordAttr the
+	// node attribute that carries binary log coordinates with file
+	// positioning.
+	positioning string
+	coordAttr   string
 }
 
 func (a *actions) instance(r *ocf.Request) (*instance, error) {
@@ -53,13 +58,15 @@ func (a *actions) instance(r *ocf.Request) (*instance, error) {
 		self: r.Node(),
 		// Servers are found by pid file, data directory and socket; the
 		// port alone could name another server bound to another address.
-		server:    mariadb.ServerOf(r.Params, 0),
-		hosts:     hosts,
-		port:      port,
-		policy:    Policy{MaxLag: r.Params.Int(pMaxLag), Evict: r.Params.Bool(pEvict)},
-		semiSync:  r.Params.Bool(pSemiSync),
-		scoreFile: filepath.Join(ocf.LockDir(os.Getenv), "goha-mysql-"+strings.ReplaceAll(r.Resource, "/", "_")+".score"),
-		forceAttr: r.Params.String(pForceAttr),
+		server:      mariadb.ServerOf(r.Params, 0),
+		hosts:       hosts,
+		port:        port,
+		policy:      Policy{MaxLag: r.Params.Int(pMaxLag), Evict: r.Params.Bool(pEvict)},
+		semiSync:    r.Params.Bool(pSemiSync),
+		scoreFile:   filepath.Join(ocf.LockDir(os.Getenv), "goha-mysql-"+strings.ReplaceAll(r.Resource, "/", "_")+".score"),
+		forceAttr:   r.Params.String(pForceAttr),
+		positioning: r.Params.String(pPositioning),
+		coordAttr:   rsc + "-binlog",
 	}
 	if in.forceAttr == "" {
 		in.forceAttr = rsc + "-force-promote"
@@ -100,16 +107,31 @@ func (a *actions) validate(ctx context.Context, r *ocf.Request) error {
 	return in.server.CheckInstalled()
 }
 
-// open connects to the local server as test_user.
+// open connects to the local server as test_user and settles how it
+// positions replication.
 func (in *instance) open(ctx context.Context) (*server, error) {
 	if in.checkErr != nil {
 		return nil, in.checkErr
 	}
-	return connect(ctx, in.server.Socket, in.check)
+	s, err := connect(ctx, in.server.Socket, in.check)
+	if err != nil {
+		return nil, err
+	}
+	mode, err := s.gtidMode(ctx)
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	if s.positioning, err = ChoosePositioning(in.positioning, s.mariaDB, mode); err != nil {
+		s.Close()
+		return nil, ocf.Wrap(ocf.ErrConfigured, err, "%s", pPositioning)
+	}
+	return s, nil
 }
 
 // observe looks at the local server and, when it replicates, asks its
-// source what it holds (skipped when the source does not answer).
+// source what it holds (its GTIDs, or with file positioning where its
+// binary log ends), skipped when the source does not answer.
 func (in *instance) observe(ctx context.Context, s *server) (Observed, error) {
 	o, err := s.observe(ctx)
 	if err != nil {
@@ -118,8 +140,13 @@ func (in *instance) observe(ctx context.Context, s *server) (Observed, error) {
 	if o.Replica.Configured() && in.replErr == nil {
 		sctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 		defer cancel()
-		if g, writable, err := sourceBinlog(sctx, hostPort(o.Replica.Source, in.port), in.repl, s.mariaDB); err == nil {
-			o.SourceBinlog, o.SourceWritable = g, writable
+		if v, err := askSource(sctx, hostPort(o.Replica.Source, in.port), in.repl, s.mariaDB, s.positioning == PositionFile); err == nil {
+			o.SourceWritable, o.SourceEnd = v.Writable, v.End
+			if s.positioning == PositionGTID {
+				// Only with GTID positioning do both servers' GTIDs
+				// tell one shared history.
+				o.SourceBinlog = &v.Binlog
+			}
 		} else {
 			in.r.Log.Debugf("source %s: %v", o.Replica.Source, err)
 		}
@@ -199,6 +226,9 @@ func (a *actions) start(ctx context.Context, r *ocf.Request) error {
 	}
 	if err := s.setReadOnly(ctx, true); err != nil {
 		return ocf.Wrap(ocf.ErrGeneric, err, "start read-only")
+	}
+	if err := in.publishCoordinates(ctx, s); err != nil {
+		return err
 	}
 	o, err := in.observe(ctx, s)
 	if err != nil {
@@ -430,6 +460,10 @@ func (a *actions) promote(ctx context.Context, r *ocf.Request) error {
 			return ocf.Wrap(ocf.ErrGeneric, err, "promote")
 		}
 	}
+	// Replicas that change to this source begin where its own writes will.
+	if err := in.publishCoordinates(ctx, s); err != nil {
+		return err
+	}
 	if err := s.setReadOnly(ctx, false); err != nil {
 		return ocf.Wrap(ocf.ErrGeneric, err, "promote")
 	}
@@ -505,17 +539,18 @@ func (a *actions) notify(ctx context.Context, r *ocf.Request) error {
 		return nil
 	}
 	host := in.hosts.Host(src)
-	if o.Replica.Source == host && o.Replica.IORunning != "No" && o.Replica.SQLRunning {
+	configured := o.Replica.Source
+	if configured == host && o.Replica.IORunning != "No" && o.Replica.SQLRunning {
 		return nil
 	}
-	if o.ReadOnly {
+	if o.ReadOnly && s.positioning == PositionGTID {
 		// A replica checks the new source first: one that lacks what
 		// this server holds would leave it diverged.
 		sctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-		g, writable, err := sourceBinlog(sctx, hostPort(host, in.port), in.repl, s.mariaDB)
+		v, err := askSource(sctx, hostPort(host, in.port), in.repl, s.mariaDB, false)
 		cancel()
 		if err == nil {
-			o.SourceBinlog, o.SourceWritable, o.Replica.Source = g, writable, host
+			o.SourceBinlog, o.SourceWritable, o.Replica.Source = &v.Binlog, v.Writable, host
 			if errant := o.Errant(); errant != "" {
 				_ = in.publishScore(ctx, Ineligible, fmt.Sprintf("holds transactions %s lacks (%s)", src, errant))
 				r.Log.Errorf("not replicating from %s: this server holds transactions it lacks (%s); rebuild it from the writer", src, errant)
@@ -523,17 +558,82 @@ func (a *actions) notify(ctx context.Context, r *ocf.Request) error {
 			}
 		}
 	}
-	r.Log.Infof("replicating from %s (%s)", src, hostPort(host, in.port))
-	if err := s.replicateFrom(ctx, Replication{Host: host, Port: in.port, Creds: in.repl}); err != nil {
+	var at BinlogCoordinates
+	if s.positioning == PositionFile {
+		if configured == host {
+			// The coordinates kept since the source was set are this
+			// server's own place in host's binary log: resume there.
+			r.Log.Infof("resuming replication from %s at the coordinates kept", src)
+			if err := s.startReplica(ctx); err != nil {
+				return ocf.Wrap(ocf.ErrGeneric, err, "resume replication from %s", src)
+			}
+			return in.afterReplicating(ctx, s, src)
+		}
+		var err error
+		if at, err = in.coordinatesOf(ctx, src); err != nil {
+			r.Log.Warnf("not replicating from %s yet: %v", src, err)
+			return nil
+		}
+	}
+	how := "GTID positioning"
+	if !at.IsZero() {
+		how = "from " + at.String()
+	}
+	r.Log.Infof("replicating from %s (%s, %s)", src, hostPort(host, in.port), how)
+	if err := s.replicateFrom(ctx, Replication{Host: host, Port: in.port, Creds: in.repl}, at); err != nil {
 		return ocf.Wrap(ocf.ErrGeneric, err, "replicate from %s", src)
 	}
-	if o, err = in.settle(ctx, s); err != nil {
+	return in.afterReplicating(ctx, s, src)
+}
+
+// afterReplicating waits for replication threads just started to settle
+// and publishes the score they earn.
+func (in *instance) afterReplicating(ctx context.Context, s *server, src string) error {
+	o, err := in.settle(ctx, s)
+	if err != nil {
 		return err
 	}
 	if _, err := Verdict(o, in.policy); err != nil {
-		r.Log.Errorf("replication from %s: %v", src, err)
+		in.r.Log.Errorf("replication from %s: %v", src, err)
 	}
 	return in.publishObserved(ctx, o)
+}
+
+// publishCoordinates tells the other server, with file positioning, where
+// this one's binary log ends now: where to begin following it. Start
+// publishes it, and promote again just before writes are turned on.
+func (in *instance) publishCoordinates(ctx context.Context, s *server) error {
+	if s.positioning != PositionFile {
+		return nil
+	}
+	end, err := binlogEnd(ctx, s.db, s.mariaDB)
+	if err != nil {
+		return ocf.Wrap(ocf.ErrGeneric, err, "publish binary log coordinates")
+	}
+	if err := in.r.Attrs.Set(ctx, in.self, in.coordAttr, end.String(), ocf.Transient); err != nil {
+		return ocf.Wrap(ocf.ErrGeneric, err, "publish binary log coordinates")
+	}
+	in.r.Log.Infof("binary log at %s (node attribute %s)", end, in.coordAttr)
+	return nil
+}
+
+// coordinatesOf reads the coordinates node published, waiting a little:
+// the attribute set by its promote reaches this node's view shortly after.
+func (in *instance) coordinatesOf(ctx context.Context, node string) (BinlogCoordinates, error) {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		v, ok, err := in.r.Attrs.Get(ctx, node, in.coordAttr, ocf.Transient)
+		if err == nil && ok {
+			return ParseCoordinates(v)
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			if err == nil {
+				err = fmt.Errorf("%s has not published node attribute %s", node, in.coordAttr)
+			}
+			return BinlogCoordinates{}, err
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
 }
 
 // settle waits up to two seconds for replication threads just started to

@@ -45,6 +45,7 @@ const (
 	pSemiSync        = "semi_sync"
 	pSemiSyncTimeout = "semi_sync_timeout"
 	pForceAttr       = "force_promote_attribute"
+	pPositioning     = "replication_positioning"
 )
 
 // Agent returns the ocf:goha:mysql declaration and its actions.
@@ -174,6 +175,20 @@ func params() []ocf.Param {
 			Name: pSemiSyncTimeout, Type: ocf.Integer, Default: "60000", Min: ocf.Bound(0),
 			Short: "Semi-sync acknowledgement timeout, in milliseconds",
 			Long:  "rpl_semi_sync_master_timeout: how long a commit waits for the replica before the writer falls back to asynchronous replication. Keep it longer than the cluster takes to fence a writer cut off from the others, so that such a writer never acknowledges a commit the replica lacks; the cost is one commit stalled that long when the replica goes away.",
+		},
+		{
+			Name: pPositioning, Type: ocf.Enum, Values: []string{positioningAuto, positioningGTID, positioningFile}, Default: positioningAuto,
+			Short: "How a replica tells its source where to start",
+			Long: "gtid: the replica sends the transactions it holds (MariaDB MASTER_USE_GTID=current_pos, " +
+				"MySQL SOURCE_AUTO_POSITION=1); transactions one server holds and the other lacks are then " +
+				"seen and such a server is never promoted. file: binary log file and offset, for MySQL " +
+				"servers without gtid_mode=ON. Each server publishes where its binary log ends in the " +
+				"transient node attribute <resource>-binlog at start, and the writer again at promote; a " +
+				"server that changes source begins there, and one that keeps its source resumes at its " +
+				"own coordinates. With file positioning a transaction written on one server but never " +
+				"shipped (an asynchronous writer's crash) cannot be detected; use semi_sync, and on MySQL " +
+				"give replication_user REPLICATION CLIENT so promote can compare the binary logs. " +
+				"auto: gtid where the server has GTIDs (always on MariaDB), else file.",
 		},
 		{
 			Name:  pForceAttr,

@@ -35,6 +35,9 @@ type Replica struct {
 	// wrote to the relay log (same source file and position read and
 	// executed).
 	RelayApplied bool
+	// Executed is how far in the source's binary log the SQL thread has
+	// executed (Relay_Master_Log_File, Exec_Master_Log_Pos).
+	Executed BinlogCoordinates
 }
 
 // Configured reports whether a replication source is set.
@@ -56,6 +59,9 @@ type Observed struct {
 	// SourceWritable: the source, when asked, had read_only off (it is
 	// the writer, whose history is the one that counts).
 	SourceWritable bool
+	// SourceEnd is the end of the source's binary log, asked for with
+	// file positioning; nil otherwise or when it could not be asked.
+	SourceEnd *BinlogCoordinates
 }
 
 // Policy is what the parameters say about lag.
@@ -180,7 +186,8 @@ func Verdict(o Observed, p Policy) (promoted bool, err error) {
 // Readiness says whether a replica may become the writer now: everything
 // it received is applied and, when the source can be asked (a planned
 // switch, the old writer already read-only), it holds everything the source
-// holds. A reason comes with not ready; fatal means waiting cannot help.
+// holds (its GTIDs or, with file positioning, its binary log up to the
+// end). A reason comes with not ready; fatal means waiting cannot help.
 func Readiness(o Observed) (ready bool, fatal bool, reason string) {
 	if !o.ReadOnly {
 		return true, false, ""
@@ -205,6 +212,9 @@ func Readiness(o Observed) (ready bool, fatal bool, reason string) {
 		if missing, _ := o.SourceBinlog.Missing(o.Binlog); missing != "" {
 			return false, false, fmt.Sprintf("behind %s: lacks %s", r.Source, missing)
 		}
+	}
+	if o.SourceEnd != nil && r.Executed.Before(*o.SourceEnd) {
+		return false, false, fmt.Sprintf("behind %s: applied its binary log up to %s, which ends at %s", r.Source, r.Executed, *o.SourceEnd)
 	}
 	return true, false, ""
 }

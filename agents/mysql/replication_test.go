@@ -109,6 +109,10 @@ func TestReadiness(t *testing.T) {
 		{"sql stopped", Observed{ReadOnly: true, Replica: Replica{Source: "db2", IORunning: "Yes"}}, false, true, "stopped"},
 		{"diverged at one sequence number", Observed{ReadOnly: true, Replica: healthy, Binlog: gtids(t, "0-1-50"), SourceBinlog: ptr(gtids(t, "0-2-50"))}, false, true, "diverged"},
 		{"never configured", Observed{ReadOnly: true}, true, false, ""},
+		{"file positioning, applied to the source's end", Observed{ReadOnly: true, Replica: at(healthy, "bin.000007", 900), SourceEnd: &BinlogCoordinates{"bin.000007", 900}}, true, false, ""},
+		{"file positioning, behind in the same file", Observed{ReadOnly: true, Replica: at(healthy, "bin.000007", 600), SourceEnd: &BinlogCoordinates{"bin.000007", 900}}, false, false, "up to bin.000007:600, which ends at bin.000007:900"},
+		{"file positioning, a file behind", Observed{ReadOnly: true, Replica: at(healthy, "bin.000009", 9000), SourceEnd: &BinlogCoordinates{"bin.000010", 4}}, false, false, "behind db2"},
+		{"file positioning, source not asked", Observed{ReadOnly: true, Replica: at(healthy, "bin.000007", 600)}, true, false, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ready, fatal, reason := Readiness(tc.o)
@@ -117,6 +121,12 @@ func TestReadiness(t *testing.T) {
 			}
 		})
 	}
+}
+
+// at is r having executed its source's binary log up to file:pos.
+func at(r Replica, file string, pos int64) Replica {
+	r.Executed = BinlogCoordinates{file, pos}
+	return r
 }
 
 func TestSource(t *testing.T) {
@@ -151,7 +161,8 @@ func TestParseReplicaStatus(t *testing.T) {
 		"Read_Master_Log_Pos": "1234", "Exec_Master_Log_Pos": "1234",
 	}
 	r := ParseReplicaStatus(mariadb)
-	if r.Source != "db1" || !r.SQLRunning || r.IORunning != "Yes" || !r.RelayApplied || r.Lag != 0 {
+	if r.Source != "db1" || !r.SQLRunning || r.IORunning != "Yes" || !r.RelayApplied || r.Lag != 0 ||
+		r.Executed != (BinlogCoordinates{"mysql-bin.000003", 1234}) {
 		t.Errorf("MariaDB row: %+v", r)
 	}
 	mysql8 := map[string]string{
@@ -161,7 +172,8 @@ func TestParseReplicaStatus(t *testing.T) {
 		"Read_Source_Log_Pos": "500", "Exec_Source_Log_Pos": "400",
 	}
 	r = ParseReplicaStatus(mysql8)
-	if r.Source != "db2" || r.IOErrno != 2003 || r.Lag != -1 || r.RelayApplied {
+	if r.Source != "db2" || r.IOErrno != 2003 || r.Lag != -1 || r.RelayApplied ||
+		r.Executed != (BinlogCoordinates{"binlog.000002", 400}) {
 		t.Errorf("MySQL 8 row: %+v", r)
 	}
 	if r := ParseReplicaStatus(map[string]string{}); r.Configured() {

@@ -21,6 +21,9 @@ import (
 type server struct {
 	db      *sql.DB
 	mariaDB bool // MariaDB rather than MySQL: which statements and variables
+	// positioning is how this server's replication is positioned, chosen
+	// by the agent once connected.
+	positioning Positioning
 }
 
 // connect opens the local server and learns its flavour.
@@ -74,9 +77,19 @@ func (s *server) observe(ctx context.Context) (Observed, error) {
 // replicaStatus is SHOW REPLICA STATUS as column name to value; empty
 // when no source is configured.
 func (s *server) replicaStatus(ctx context.Context) (map[string]string, error) {
-	rows, err := s.db.QueryContext(ctx, "SHOW REPLICA STATUS")
+	row, err := firstRow(ctx, s.db, "SHOW REPLICA STATUS")
 	if err != nil {
 		return nil, fmt.Errorf("show replica status: %w", err)
+	}
+	return row, nil
+}
+
+// firstRow runs a SHOW statement and returns its first row as column name
+// to value (NULL as "NULL"); empty when there is no row.
+func firstRow(ctx context.Context, db *sql.DB, query string) (map[string]string, error) {
+	rows, err := db.QueryContext(ctx, query)
+	if err != nil {
+		return nil, err
 	}
 	defer rows.Close()
 	cols, err := rows.Columns()
@@ -93,7 +106,7 @@ func (s *server) replicaStatus(ctx context.Context) (map[string]string, error) {
 		ptrs[i] = &vals[i]
 	}
 	if err := rows.Scan(ptrs...); err != nil {
-		return nil, fmt.Errorf("show replica status: %w", err)
+		return nil, err
 	}
 	for i, c := range cols {
 		if vals[i] == nil {
@@ -103,6 +116,40 @@ func (s *server) replicaStatus(ctx context.Context) (map[string]string, error) {
 		out[c] = string(vals[i])
 	}
 	return out, rows.Err()
+}
+
+// binlogEnd is where the server's binary log ends now: where a replica
+// that starts following it with file positioning begins.
+func binlogEnd(ctx context.Context, db *sql.DB, mariaDB bool) (BinlogCoordinates, error) {
+	queries := []string{"SHOW MASTER STATUS"}
+	if !mariaDB {
+		// MySQL 8.2 renamed the statement; 8.4 dropped the old name.
+		queries = []string{"SHOW BINARY LOG STATUS", "SHOW MASTER STATUS"}
+	}
+	var err error
+	for _, q := range queries {
+		var row map[string]string
+		if row, err = firstRow(ctx, db, q); err != nil {
+			continue
+		}
+		if row["File"] == "" {
+			return BinlogCoordinates{}, fmt.Errorf("%s: no binary log (log_bin is off)", strings.ToLower(q))
+		}
+		return ParseCoordinates(row["File"] + ":" + row["Position"])
+	}
+	return BinlogCoordinates{}, fmt.Errorf("read the binary log's end: %w", err)
+}
+
+// gtidMode is MySQL's gtid_mode; MariaDB has GTIDs always and says "ON".
+func (s *server) gtidMode(ctx context.Context) (string, error) {
+	if s.mariaDB {
+		return "ON", nil
+	}
+	var mode string
+	if err := s.db.QueryRowContext(ctx, "SELECT @@gtid_mode").Scan(&mode); err != nil {
+		return "", fmt.Errorf("read gtid_mode: %w", err)
+	}
+	return mode, nil
 }
 
 // ParseReplicaStatus reads one row of SHOW REPLICA STATUS, in MariaDB's
@@ -136,12 +183,24 @@ func ParseReplicaStatus(row map[string]string) Replica {
 	readFile, execFile := get("Master_Log_File", "Source_Log_File"), get("Relay_Master_Log_File", "Relay_Source_Log_File")
 	readPos, execPos := num("Read_Master_Log_Pos", "Read_Source_Log_Pos"), num("Exec_Master_Log_Pos", "Exec_Source_Log_Pos")
 	r.RelayApplied = readFile == execFile && readPos == execPos && readPos >= 0
+	if execFile != "" && execPos >= 0 {
+		r.Executed = BinlogCoordinates{File: execFile, Pos: execPos}
+	}
 	return r
 }
 
-// sourceBinlog asks the server at addr (host:port), as the replication
-// user, for every transaction it holds and whether it is writable.
-func sourceBinlog(ctx context.Context, addr string, c mariadb.Credentials, mariaDB bool) (*GTIDSet, bool, error) {
+// sourceView is what a replica learns by asking its source.
+type sourceView struct {
+	Binlog   GTIDSet
+	Writable bool
+	End      *BinlogCoordinates // asked for with file positioning only
+}
+
+// askSource asks the server at addr (host:port), as the replication user,
+// for every transaction it holds, whether it is writable and, with
+// withEnd, where its binary log ends.
+func askSource(ctx context.Context, addr string, c mariadb.Credentials, mariaDB, withEnd bool) (sourceView, error) {
+	var v sourceView
 	cfg := mysql.NewConfig()
 	cfg.Net = "tcp"
 	cfg.Addr = addr
@@ -153,20 +212,27 @@ func sourceBinlog(ctx context.Context, addr string, c mariadb.Credentials, maria
 	cfg.AllowNativePasswords = true
 	connector, err := mysql.NewConnector(cfg)
 	if err != nil {
-		return nil, false, err
+		return v, err
 	}
 	db := sql.OpenDB(connector)
 	defer db.Close()
 	var pos string
 	var readOnly int
 	if err := db.QueryRowContext(ctx, binlogQuery(mariaDB)+", @@read_only").Scan(&pos, &readOnly); err != nil {
-		return nil, false, fmt.Errorf("ask %s for its GTID position: %w", addr, err)
+		return v, fmt.Errorf("ask %s for its GTID position: %w", addr, err)
 	}
-	g, err := ParseGTIDSet(pos)
-	if err != nil {
-		return nil, false, err
+	if v.Binlog, err = ParseGTIDSet(pos); err != nil {
+		return v, err
 	}
-	return &g, readOnly == 0, nil
+	v.Writable = readOnly == 0
+	if withEnd {
+		end, err := binlogEnd(ctx, db, mariaDB)
+		if err != nil {
+			return v, fmt.Errorf("ask %s: %w", addr, err)
+		}
+		v.End = &end
+	}
+	return v, nil
 }
 
 // setReadOnly switches writes off or on; MySQL's super_read_only too, so
@@ -193,22 +259,31 @@ type Replication struct {
 	Creds mariadb.Credentials
 }
 
-// replicateFrom points the replication threads at r, with GTID
-// positioning, and starts them.
-func (s *server) replicateFrom(ctx context.Context, r Replication) error {
+// replicateFrom points the replication threads at r and starts them: with
+// GTID positioning when at is zero, else from those coordinates in the
+// source's binary log.
+func (s *server) replicateFrom(ctx context.Context, r Replication, at BinlogCoordinates) error {
 	if s.mariaDB {
+		position := "MASTER_USE_GTID = current_pos"
+		if !at.IsZero() {
+			position = fmt.Sprintf("MASTER_USE_GTID = no, MASTER_LOG_FILE = %s, MASTER_LOG_POS = %d", quote(at.File), at.Pos)
+		}
 		return s.exec(ctx,
 			"STOP SLAVE",
 			fmt.Sprintf("CHANGE MASTER TO MASTER_HOST = %s, MASTER_PORT = %d, MASTER_USER = %s, MASTER_PASSWORD = %s, "+
-				"MASTER_USE_GTID = current_pos, MASTER_CONNECT_RETRY = 1",
-				quote(r.Host), r.Port, quote(r.Creds.User), quote(r.Creds.Password)),
+				"%s, MASTER_CONNECT_RETRY = 1",
+				quote(r.Host), r.Port, quote(r.Creds.User), quote(r.Creds.Password), position),
 			"START SLAVE")
+	}
+	position := "SOURCE_AUTO_POSITION = 1"
+	if !at.IsZero() {
+		position = fmt.Sprintf("SOURCE_AUTO_POSITION = 0, SOURCE_LOG_FILE = %s, SOURCE_LOG_POS = %d", quote(at.File), at.Pos)
 	}
 	return s.exec(ctx,
 		"STOP REPLICA",
 		fmt.Sprintf("CHANGE REPLICATION SOURCE TO SOURCE_HOST = %s, SOURCE_PORT = %d, SOURCE_USER = %s, SOURCE_PASSWORD = %s, "+
-			"SOURCE_AUTO_POSITION = 1, SOURCE_CONNECT_RETRY = 1, GET_SOURCE_PUBLIC_KEY = 1",
-			quote(r.Host), r.Port, quote(r.Creds.User), quote(r.Creds.Password)),
+			"%s, SOURCE_CONNECT_RETRY = 1, GET_SOURCE_PUBLIC_KEY = 1",
+			quote(r.Host), r.Port, quote(r.Creds.User), quote(r.Creds.Password), position),
 		"START REPLICA")
 }
 
