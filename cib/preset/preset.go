@@ -18,7 +18,7 @@ type Options struct {
 	Nodes     []string
 	Addresses []string // node addresses, one per node
 	VIPs      []string // the preset's floating addresses, in its order
-	Netmask   string   // prefix length of the VIPs
+	Netmask   string   // prefix length of the VIPs (default: the guide's, else 24)
 	PingHosts []string
 	// Fence is the fence device kind: ipmilan (default), redfish, virsh,
 	// vmware, sbd, lab.
@@ -47,45 +47,78 @@ type Preset struct {
 	build    func(o Options) *spec.Spec
 }
 
+// The defaults of each preset are the names and addresses of the example
+// in that stack's installation guide, so that the spec written without
+// flags reads like the guide; where the guide gives no value, the comment
+// says so and the default is goha's own.
 var presets = []Preset{
 	{
 		Name:  "openuds",
 		Short: "OpenUDS broker: 3-node MariaDB Galera promotable clone, HAProxy clone, floating IP",
+		// From the OpenUDS 3.6 high availability guide,
+		// https://docs.openuds.ru/ha_guide_36.html: the Galera nodes
+		// node1..node3 (wsrep_node_name) at 192.168.1.69, .67 and .70, and
+		// the keepalived balancing VIP 192.168.1.189/24 (on enp1s0). The
+		// guide runs HAProxy on two machines of its own; here the HAProxy
+		// clone runs on the Galera nodes.
 		Defaults: Options{
-			Nodes:     []string{"uds1", "uds2", "uds3"},
-			Addresses: []string{"192.168.1.11", "192.168.1.12", "192.168.1.13"},
-			VIPs:      []string{"192.168.1.10"},
+			Nodes:     []string{"node1", "node2", "node3"},
+			Addresses: []string{"192.168.1.69", "192.168.1.67", "192.168.1.70"},
+			VIPs:      []string{"192.168.1.189"},
+			Netmask:   "24",
 		},
 		build: openuds,
 	},
 	{
 		Name:  "filefabric",
 		Short: "File Fabric: MySQL/MariaDB replication promotable clone, DB VIP, memcached VIP, no failback",
+		// From "File Fabric HA: Master - Master Database with Automatic
+		// Failover", https://docs.storagemadeeasy.com/cloudappliance/mastermasterdb:
+		// the database hosts smesql01 and smesql02. The guide names its
+		// VIPs only by DNS name (smesql-vip, smemem-vip) and gives no
+		// addresses or netmask, so those are goha's placeholders.
 		Defaults: Options{
-			Nodes:     []string{"ff1", "ff2"},
+			Nodes:     []string{"smesql01", "smesql02"},
 			Addresses: []string{"192.168.1.21", "192.168.1.22"},
 			VIPs:      []string{"192.168.1.20", "192.168.1.25"},
+			Netmask:   "24",
 		},
 		build: filefabric,
 	},
 	{
 		Name:  "vprotect",
 		Short: "vProtect: ping clone and rule, DRBD promotable clone, VDO, XFS, vProtect services group",
+		// From the "High Availability" chapter of the vProtect manual
+		// (https://github.com/Storware/vprotect-manual): vprotect1 at
+		// 10.40.1.50, vprotect2 at 10.40.1.52, the cluster IP 10.40.1.100/22
+		// (on ens160), the gateway 10.40.0.1 as ping host, the DRBD resource
+		// "replicate", the VDO volume vdo_data on it and the XFS in
+		// /vprotect_data (in vprotect below).
 		Defaults: Options{
-			Nodes:     []string{"vp1", "vp2"},
-			Addresses: []string{"192.168.1.31", "192.168.1.32"},
-			VIPs:      []string{"192.168.1.30"},
-			PingHosts: []string{"192.168.1.1"},
+			Nodes:     []string{"vprotect1", "vprotect2"},
+			Addresses: []string{"10.40.1.50", "10.40.1.52"},
+			VIPs:      []string{"10.40.1.100"},
+			Netmask:   "22",
+			PingHosts: []string{"10.40.0.1"},
 		},
 		build: vprotect,
 	},
 	{
 		Name:  "osm",
 		Short: "Inuvika OVD Session Manager: VIP, Apache, session manager, data sync, preferred node",
+		// From the Inuvika "Session Manager Failover \"Legacy\" Guide"
+		// (Heartbeat, data synchronised between the nodes),
+		// https://docs.inuvika.com/session_manager_failover_guide/legacy/:
+		// OSM1, the static master, at 192.168.0.201 and the VIP
+		// 192.168.0.200 on eth0. The guide's text gives no address for
+		// OSM2 (the one beside OSM1 is used) and no netmask (24); the farm
+		// network defaults to the VIP's network, as the guide serves the
+		// farm from the VIP's interface.
 		Defaults: Options{
 			Nodes:     []string{"osm1", "osm2"},
-			Addresses: []string{"192.168.1.41", "192.168.1.42"},
-			VIPs:      []string{"192.168.1.40"},
+			Addresses: []string{"192.168.0.201", "192.168.0.202"},
+			VIPs:      []string{"192.168.0.200"},
+			Netmask:   "24",
 		},
 		build: osm,
 	},
@@ -135,6 +168,9 @@ func (p Preset) resolve(o Options) (Options, error) {
 	}
 	if len(o.VIPs) != len(d.VIPs) {
 		return o, fmt.Errorf("preset %s takes %d VIPs, got %d", p.Name, len(d.VIPs), len(o.VIPs))
+	}
+	if o.Netmask == "" {
+		o.Netmask = d.Netmask
 	}
 	if o.Netmask == "" {
 		o.Netmask = "24"
@@ -370,7 +406,8 @@ func vprotect(o Options) *spec.Spec {
 			},
 			{
 				ID: "drbd", Agent: "ocf:goha:drbd",
-				Params: nv("drbd_resource", "vprotect"),
+				// The guide's DRBD resource and VDO volume names.
+				Params: nv("drbd_resource", "replicate"),
 				Ops: []spec.Op{
 					{Name: "monitor", Interval: "29s", Timeout: "20s", Role: "Promoted"},
 					{Name: "monitor", Interval: "31s", Timeout: "20s", Role: "Unpromoted"},
@@ -378,12 +415,12 @@ func vprotect(o Options) *spec.Spec {
 			},
 			{
 				ID: "vdo", Agent: "ocf:goha:vdo",
-				Params: nv("volume", "vdo_vprotect"),
+				Params: nv("volume", "vdo_data"),
 				Ops:    []spec.Op{op("monitor", "20s", "30s")},
 			},
 			{
 				ID: "fs", Agent: "ocf:goha:filesystem",
-				Params: nv("device", "/dev/mapper/vdo_vprotect", "directory", "/vprotect_data", "fstype", "xfs"),
+				Params: nv("device", "/dev/mapper/vdo_data", "directory", "/vprotect_data", "fstype", "xfs"),
 				Ops:    []spec.Op{op("monitor", "20s", "40s")},
 			},
 			vip("vip", o.VIPs[0], o.Netmask),
@@ -399,7 +436,11 @@ func vprotect(o Options) *spec.Spec {
 			},
 		},
 		Groups: []spec.Group{
-			{ID: "vprotect", Members: []string{"vdo", "fs", "vip", "vprotect-server", "vprotect-node"}},
+			// The guide starts vprotect-node before vprotect-server. It keeps
+			// the VIP out of the group, colocated with it; in the group the
+			// VIP also moves with the ping rule, and stops before the
+			// storage does.
+			{ID: "vprotect", Members: []string{"vdo", "fs", "vip", "vprotect-node", "vprotect-server"}},
 		},
 		Clones: []spec.Clone{
 			{Resource: "ping", Meta: nv("interleave", "true")},
@@ -445,6 +486,8 @@ func osm(o Options) *spec.Spec {
 			},
 			{
 				ID: "sync", Agent: "ocf:goha:sync",
+				// The guide's text names no data directory: goha's
+				// default.
 				Params: nv("directory", "/var/lib/ovd", "peers", strings.Join(o.Addresses, " ")),
 				Ops:    []spec.Op{op("monitor", "60s", "120s")},
 			},

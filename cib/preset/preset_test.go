@@ -87,7 +87,7 @@ func TestPresetStructure(t *testing.T) {
 				t.Errorf("the DB VIP does not follow the promoted MySQL: %+v", s.Colocations[0])
 			}
 		}},
-		{"vprotect", map[string]string{"clone:ping": "clone", "clone:drbd": "promotable", "group:vprotect": "vdo,fs,vip,vprotect-server,vprotect-node"}, func(t *testing.T, s *spec.Spec) {
+		{"vprotect", map[string]string{"clone:ping": "clone", "clone:drbd": "promotable", "group:vprotect": "vdo,fs,vip,vprotect-node,vprotect-server"}, func(t *testing.T, s *spec.Spec) {
 			r := s.Locations[0].Rules[0]
 			if r.Score != "-INFINITY" || r.Expressions[0].Attribute != "pingd" || r.Expressions[0].Op != "not_defined" {
 				t.Errorf("no ping rule: %+v", r)
@@ -120,6 +120,56 @@ func TestPresetStructure(t *testing.T) {
 			}
 			tt.check(t, s)
 		})
+	}
+}
+
+// TestPresetDefaultsFollowGuides checks that a preset built without flags
+// carries its guide's values where the resources use them, and that a flag
+// still wins over the guide.
+func TestPresetDefaultsFollowGuides(t *testing.T) {
+	param := func(s *spec.Spec, id, name string) string {
+		for _, p := range s.Primitives {
+			if p.ID == id {
+				v, _ := p.Params.Get(name)
+				return v
+			}
+		}
+		return ""
+	}
+	tests := []struct {
+		preset string
+		id     string
+		param  string
+		want   string
+	}{
+		{"openuds", "galera", "wsrep_cluster_address", "gcomm://192.168.1.69,192.168.1.67,192.168.1.70"},
+		{"openuds", "vip", "ip", "192.168.1.189"},
+		{"filefabric", "db-vip", "cidr_netmask", "24"},
+		{"vprotect", "vip", "ip", "10.40.1.100"},
+		{"vprotect", "vip", "cidr_netmask", "22"},
+		{"vprotect", "ping", "host_list", "10.40.0.1"},
+		{"vprotect", "drbd", "drbd_resource", "replicate"},
+		{"vprotect", "fs", "device", "/dev/mapper/vdo_data"},
+		{"vprotect", "fs", "directory", "/vprotect_data"},
+		{"osm", "vip", "ip", "192.168.0.200"},
+		{"osm", "osm", "farm_network", "192.168.0.0/24"},
+		{"osm", "sync", "peers", "192.168.0.201 192.168.0.202"},
+	}
+	for _, tt := range tests {
+		s, err := preset.Build(tt.preset, preset.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := param(s, tt.id, tt.param); got != tt.want {
+			t.Errorf("%s: %s %s = %q, want %q", tt.preset, tt.id, tt.param, got, tt.want)
+		}
+	}
+	s, err := preset.Build("vprotect", preset.Options{Netmask: "24"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := param(s, "vip", "cidr_netmask"); got != "24" {
+		t.Errorf("--netmask 24 gave cidr_netmask %q: the flag must win over the guide's /22", got)
 	}
 }
 
