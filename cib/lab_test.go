@@ -54,6 +54,9 @@ func TestLabApplyDiff(t *testing.T) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("build goha: %v\n%s", err, out)
 	}
+	if _, err := lab.TakeTurn(); err != nil {
+		t.Fatal(err)
+	}
 	name := "cibt" + time.Now().Format("150405")
 	l, err := lab.Up(ctx, lab.Config{Name: name, Nodes: 2, Binary: bin, OCFAgents: []string{"vip"}, Logf: t.Logf})
 	if err != nil {

@@ -10,11 +10,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/goha-ha/goha/internal/lab"
 )
@@ -84,43 +81,17 @@ func startLab(t *testing.T, cfg lab.Config) *lab.Lab {
 	return l
 }
 
-// labTurn is this process's hold on the machine's lab turn, taken by its
-// first lab and kept until the process exits.
-var labTurn struct {
-	sync.Mutex
-	f *os.File
-}
-
-// holdLabTurn waits until no other test process on this machine runs labs:
-// two labs at once share two cores and their failover timings stop meaning
-// anything. The turn lasts until this process exits, as flock ties it to
-// the open file, and it is taken once, so one process's labs never wait on
-// each other.
+// holdLabTurn waits until no other test process on this machine runs labs
+// (lab.TakeTurn) and says so when it had to wait.
 func holdLabTurn(t testing.TB) {
 	t.Helper()
-	labTurn.Lock()
-	defer labTurn.Unlock()
-	if labTurn.f != nil {
-		return
-	}
-	if err := os.MkdirAll(lab.DefaultRunRoot, 0o755); err != nil {
+	waited, err := lab.TakeTurn()
+	if err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join(lab.DefaultRunRoot, ".e2e-turn")
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
-		t.Fatalf("lab turn: %v", err)
+	if waited > time.Second {
+		t.Logf("waited %s for another test process's labs to end", waited.Round(time.Second))
 	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
-		t.Logf("waiting until another test process with labs ends (%s)", path)
-		start := time.Now()
-		if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
-			f.Close()
-			t.Fatalf("lab turn %s: %v", path, err)
-		}
-		t.Logf("lab turn after %s", time.Since(start).Round(time.Second))
-	}
-	labTurn.f = f
 }
 
 // checkNoLeak fails unless everything of the lab recorded in st is gone:
