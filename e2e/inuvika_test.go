@@ -339,6 +339,11 @@ func TestInuvika(t *testing.T) {
 			t.Fatalf("the VIP did not serve %s's page after the crash of %s", inuvikaStandby, inuvikaPreferred)
 		}
 		t.Logf("crash of %s to the VIP serving %s's page again: %s", inuvikaPreferred, inuvikaStandby, d.Round(10*time.Millisecond))
+		if !naive {
+			writeStackScenario(t, "inuvika: power cut of the active node", "the VIP serves the web page from the other node (s)",
+				"ocf:goha:vip, apache, osm, sync", d, "3 lab nodes (the group prefers n1, fails over to n2), token 3000 ms, fencing on (fence_goha_lab); "+
+					"an HTTP GET through the VIP from a lab client every 100 ms")
+		}
 		// n1 may be off, or fenced and booting without its stack: it must
 		// hold no SNAT table either way.
 		inuvikaCheckSNAT(t, ctx, l, vip, inuvikaStandby)
