@@ -22,27 +22,36 @@ const (
 )
 
 // Run is the simulator's main: args[0]'s base name (drbdadm, drbdsetup or
-// cibadmin) says which program to be. The state directory comes from
-// DRBDSIM_DIR.
+// cibadmin; drbdsim for a test's own commands, drbdsim-holder for cluster
+// mode's holder) says which program to be. The state directory comes from
+// DRBDSIM_DIR, else from the file drbdsim.dir beside the program.
 func Run(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	prog := filepath.Base(args[0])
+	if prog == HolderName {
+		return hold(args[1:])
+	}
 	dir := getenv(EnvDir)
+	if dir == "" {
+		dir = dirBeside()
+	}
 	if dir == "" {
 		fmt.Fprintf(stderr, "drbdsim: %s is not set\n", EnvDir)
 		return exitUsage
 	}
-	prog := filepath.Base(args[0])
 	logCall(dir, prog, args[1:])
 	var code int
 	err := withLock(dir, func() error {
 		switch prog {
 		case "drbdadm":
-			code = drbdadm(dir, args[1:], stdout, stderr)
+			code = drbdadm(dir, nodeName(getenv), args[1:], stdout, stderr)
 		case "drbdsetup":
-			code = drbdsetup(dir, args[1:], stdout, stderr)
+			code = drbdsetup(dir, nodeName(getenv), args[1:], stdout, stderr)
 		case "cibadmin":
 			code = cibadmin(dir, args[1:], stdout, stderr)
+		case ClusterAdmin:
+			code = clusterAdmin(dir, args[1:], stdout, stderr)
 		default:
-			fmt.Fprintf(stderr, "drbdsim: run me as drbdadm, drbdsetup or cibadmin, not %s\n", prog)
+			fmt.Fprintf(stderr, "drbdsim: run me as drbdadm, drbdsetup, cibadmin or drbdsim, not %s\n", prog)
 			code = exitUsage
 		}
 		return nil
@@ -64,7 +73,7 @@ func logCall(dir, prog string, args []string) {
 }
 
 // drbdadm [-c FILE] [-v] CMD RES
-func drbdadm(dir string, args []string, stdout, stderr io.Writer) int {
+func drbdadm(dir, self string, args []string, stdout, stderr io.Writer) int {
 	var words []string
 	conf := "/etc/drbd.conf"
 	for i := 0; i < len(args); i++ {
@@ -88,7 +97,7 @@ func drbdadm(dir string, args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	cmd, name := words[0], words[1]
-	r, err := load(dir, name)
+	r, commit, err := openResource(dir, name, self)
 	if err == errUndefined {
 		fmt.Fprintf(stderr, "'%s' not defined in your config (for this host).\n", name)
 		return exitUndefined
@@ -99,7 +108,7 @@ func drbdadm(dir string, args []string, stdout, stderr io.Writer) int {
 	}
 	code := admCommand(&r, cmd, stdout, stderr)
 	r.settle()
-	if err := save(dir, r); err != nil {
+	if err := commit(r); err != nil {
 		fmt.Fprintln(stderr, err)
 		return exitUsage
 	}
@@ -194,7 +203,7 @@ func hostname() string {
 }
 
 // drbdsetup status [RES|all] [--json] [--verbose] [--statistics] | events2 [RES|all] [--now]
-func drbdsetup(dir string, args []string, stdout, stderr io.Writer) int {
+func drbdsetup(dir, self string, args []string, stdout, stderr io.Writer) int {
 	var words []string
 	asJSON := false
 	for _, a := range args {
@@ -215,24 +224,26 @@ func drbdsetup(dir string, args []string, stdout, stderr io.Writer) int {
 		name = words[1]
 	}
 	var list []Resource
+	names := []string{name}
 	if name == "all" {
-		matches, _ := filepath.Glob(filepath.Join(dir, "*.json"))
-		sort.Strings(matches)
-		for _, m := range matches {
-			if r, err := load(dir, strings.TrimSuffix(filepath.Base(m), ".json")); err == nil && r.Up {
-				r.settle()
-				save(dir, r)
-				list = append(list, r)
-			}
+		names = resourceNames(dir)
+		sort.Strings(names)
+	}
+	for _, n := range names {
+		r, commit, err := openResource(dir, n, self)
+		if err != nil && err != errUndefined {
+			fmt.Fprintln(stderr, err)
+			return exitUsage
 		}
-	} else {
-		r, err := load(dir, name)
 		if err != nil || !r.Up {
+			if name == "all" {
+				continue
+			}
 			fmt.Fprintf(stderr, "%s: No such resource\n", name)
 			return exitNoResource
 		}
 		r.settle()
-		if err := save(dir, r); err != nil {
+		if err := commit(r); err != nil {
 			fmt.Fprintln(stderr, err)
 			return exitUsage
 		}

@@ -16,6 +16,10 @@
 // (two primaries, no access to UpToDate data, device held open); a resync
 // that completes as soon as the nodes connect, unless paused. Not
 // simulated: the data itself, timing, quorum, handlers called by DRBD.
+//
+// In cluster mode (cluster.go) a resource is replicated between several
+// nodes that run the simulator against one shared state directory, each
+// seeing the others' real state, for end-to-end tests on a lab cluster.
 package drbdsim
 
 import (

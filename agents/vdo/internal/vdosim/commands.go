@@ -23,6 +23,9 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	program := filepath.Base(args[0])
+	if program == AdminName {
+		return admin(args[1:], stdout, stderr)
+	}
 	s := &Sim{Dir: filepath.Dir(filepath.Dir(args[0]))}
 	command := program + " " + args[1]
 	if err := s.log(strings.Join(append([]string{program}, args[1:]...), " ")); err != nil {
@@ -331,4 +334,46 @@ func runDmsetup(st *State, command string, args []string, stdout, stderr io.Writ
 	}
 	fmt.Fprintf(stderr, "Device does not exist.\nCommand failed.\n")
 	return 1
+}
+
+// AdminName is the simulator's own program name, under which it serves a
+// test that cannot import this package (an end-to-end test outside the
+// agent's tree):
+//
+//	vdosim new DIR                   a simulator in DIR whose commands run this program
+//	vdosim add-vdo DIR NAME DEVICE   a stopped, deactivated volume of the vdo command
+//	vdosim power-loss DIR            every volume stopped, as after a power cut
+const AdminName = "vdosim"
+
+func admin(args []string, stdout, stderr io.Writer) int {
+	if len(args) < 2 {
+		fmt.Fprintln(stderr, "usage: vdosim new DIR | add-vdo DIR NAME DEVICE | power-loss DIR")
+		return 2
+	}
+	s := &Sim{Dir: args[1]}
+	var err error
+	switch {
+	case args[0] == "new" && len(args) == 2:
+		var exe string
+		if exe, err = os.Executable(); err == nil {
+			_, err = New(args[1], exe)
+		}
+	case args[0] == "add-vdo" && len(args) == 4:
+		err = s.AddVDO(args[2], args[3])
+	case args[0] == "power-loss" && len(args) == 2:
+		err = s.Update(func(st *State) error {
+			for _, v := range st.Volumes {
+				v.Started, v.Suspended, v.InUse = false, false, false
+			}
+			return nil
+		})
+	default:
+		fmt.Fprintf(stderr, "vdosim: bad command %q\n", args)
+		return 2
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "vdosim: %v\n", err)
+		return 1
+	}
+	return 0
 }

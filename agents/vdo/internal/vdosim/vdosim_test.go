@@ -129,3 +129,43 @@ func TestLVMVolume(t *testing.T) {
 		t.Fatalf("lvs of a missing group: %d %q", code, stderr)
 	}
 }
+
+// TestAdmin drives the simulator through its own program name, as a test
+// outside the agent's tree does: a new simulator, a volume, and a power
+// loss that stops the started volume and empties its device tree.
+func TestAdmin(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "sim")
+	admin := func(args ...string) {
+		t.Helper()
+		var stdout, stderr bytes.Buffer
+		if code := Main(append([]string{"/somewhere/" + AdminName}, args...), &stdout, &stderr); code != 0 {
+			t.Fatalf("vdosim %q: exit %d: %s", args, code, stderr.String())
+		}
+	}
+	admin("new", dir)
+	admin("add-vdo", dir, "vdo1", "/dev/drbd0")
+	s := &Sim{Dir: dir}
+	if target, err := os.Readlink(s.Bin("vdo")); err != nil || !filepath.IsAbs(target) {
+		t.Fatalf("bin/vdo links to %q (%v), want this program", target, err)
+	}
+	for _, cmd := range []string{"activate", "start"} {
+		if code, _, stderr := run(s, "vdo", cmd, "--name=vdo1"); code != 0 {
+			t.Fatalf("vdo %s: %d %s", cmd, code, stderr)
+		}
+	}
+	if names, _ := filepath.Glob(filepath.Join(s.Sysfs(), "block", "dm-*")); len(names) != 1 {
+		t.Fatalf("started volume: devices %q, want one", names)
+	}
+	admin("power-loss", dir)
+	st, err := s.Load()
+	if err != nil || len(st.Volumes) != 1 || st.Volumes[0].Started || !st.Volumes[0].Activated {
+		t.Fatalf("after the power loss: %+v %v; want stopped, still activated", st.Volumes, err)
+	}
+	if names, _ := filepath.Glob(filepath.Join(s.Sysfs(), "block", "dm-*")); len(names) != 0 {
+		t.Fatalf("after the power loss: devices %q, want none", names)
+	}
+	var stderr bytes.Buffer
+	if code := Main([]string{AdminName, "explode", dir}, &bytes.Buffer{}, &stderr); code != 2 {
+		t.Fatalf("unknown command: exit %d %s", code, stderr.String())
+	}
+}
