@@ -232,7 +232,11 @@ func TestVProtect(t *testing.T) {
 		s.sysd.powerOff(t, crashed)
 		s.sysd.boot(crashed)
 		s.waitStack(t, ctx, other, 3*time.Minute, "takeover after the crash of "+crashed)
-		t.Logf("crash of %s: the stack runs on %s %s after the crash", crashed, other, time.Since(at).Round(100*time.Millisecond))
+		took := time.Since(at)
+		t.Logf("crash of %s: the stack runs on %s %s after the crash", crashed, other, took.Round(100*time.Millisecond))
+		writeStackScenario(t, "vprotect: power cut of the active node", "the whole stack runs on the other node (s)",
+			"ocf:goha:drbd, vdo, filesystem, vip, service", took, "2 lab nodes, token 3000 ms, fencing on (fence_goha_lab); DRBD and VDO "+
+				"simulated (no kernel modules here), XFS on a loop device, the services in a real systemd per node")
 		waitFenced(t, ctx, s.l, other, crashed, oldInit)
 		s.checkStartOrder(t, ctx, other)
 		s.checkMounted(t, other)
