@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"os"
 
 	"github.com/google/nftables"
 	"github.com/vishvananda/netlink"
@@ -18,6 +19,9 @@ import (
 // holding them. Sysctls stay, as a machine's sysctl.d applies them again
 // at boot.
 func forgetKernelState(ns string, own netip.Addr) error {
+	if _, err := os.Stat(netnsPath(ns)); errors.Is(err, os.ErrNotExist) {
+		return nil // nothing of the node's network is left to clear
+	}
 	var errs []error
 	h, err := nsHandle(ns)
 	if err != nil {
