@@ -39,27 +39,9 @@ type mysqlFixture struct {
 
 // Agents the MySQL scenarios know the parameters of.
 const (
-	mysqlAgentGoha      = "ocf:goha:mysql"
-	mysqlAgentReference = "ocf:heartbeat:mysql"
+	mysqlAgentGoha      = labmariadb.AgentMySQLGoha
+	mysqlAgentReference = labmariadb.AgentMySQLReference
 )
-
-// mysqlParams are the agent's parameters on the lab's servers. The
-// reference takes the replication password only in the CIB, and runs its
-// local statements as the replication user.
-func mysqlParams(t *testing.T, l *lab.Lab, agent string, semiSync bool) []string {
-	t.Helper()
-	if agent == mysqlAgentGoha {
-		return []string{"replication_defaults_file=" + labmariadb.ReplConfigFile, "log=" + labmariadb.ErrorLog,
-			fmt.Sprintf("semi_sync=%v", semiSync)}
-	}
-	user, password, err := labmariadb.ReplCredentials(l, "n1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return []string{"binary=/usr/sbin/mariadbd", "config=" + labmariadb.ConfigFile, "datadir=" + labmariadb.DataDir,
-		"socket=" + labmariadb.Socket, "pid=/run/mysqld/mysqld.pid", "log=" + labmariadb.ErrorLog,
-		"replication_user=" + user, "replication_passwd=" + password, "test_user=root"}
-}
 
 func newMySQLFixture(t *testing.T, semiSync bool) *mysqlFixture {
 	return newMySQLFixtureWith(t, mysqlAgentGoha, semiSync)
@@ -91,21 +73,13 @@ func newMySQLFixtureWith(t *testing.T, agent string, semiSync bool) *mysqlFixtur
 		}
 	}
 	begin := time.Now()
-	create := append([]string{"resource", "create", labmariadb.Resource, agent}, mysqlParams(t, l, agent, semiSync)...)
-	fx.pcs(t, ctx, append(create,
-		"op", "monitor", "interval=3s", "role=Promoted", "timeout=30s",
-		"op", "monitor", "interval=5s", "role=Unpromoted", "timeout=30s",
-		// A promote that cannot catch up gives up after 30 s, not 120.
-		"op", "promote", "timeout=30s",
-		// A failed writer moves to the other node instead of being
-		// restarted in place; it may run again as a replica after 30 s.
-		"meta", "migration-threshold=1", "failure-timeout=30s",
-		"promotable", "promoted-max=1", "notify=true")...)
-	fx.pcs(t, ctx, "constraint", "location", mysqlClone, "avoids", mysqlQuorum)
-	fx.pcs(t, ctx, "resource", "create", mysqlVIP, "ocf:goha:vip", "ip="+vip.String(), "cidr_netmask=24", "nic=eth0",
-		"op", "monitor", "interval=2s")
-	fx.pcs(t, ctx, "constraint", "colocation", "add", mysqlVIP, "with", "Promoted", mysqlClone, "INFINITY")
-	fx.pcs(t, ctx, "constraint", "order", "promote", mysqlClone, "then", "start", mysqlVIP)
+	cmds, err := labmariadb.ReplicationStack{Agent: agent, SemiSync: semiSync, VIP: vip, Quorum: mysqlQuorum, VIPName: mysqlVIP}.Commands(l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range cmds {
+		fx.pcs(t, ctx, args...)
+	}
 	writer, _ := fx.waitRoles(t, ctx, "", "cold start")
 	t.Logf("cold start: %s is the writer %s after the resources were created", writer, time.Since(begin).Round(100*time.Millisecond))
 	if fx.w, err = labmariadb.NewAddressWriter(ctx, l, "c1", "vip", vip); err != nil {

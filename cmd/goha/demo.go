@@ -14,41 +14,59 @@ import (
 	"github.com/goha-ha/goha/internal/lab"
 )
 
-// demoCommand is `goha demo`: a lab cluster with ocf:goha:vip on it, the
-// VIP's node crashed, and the failover shown as a client sees it.
+// demoCommand is `goha demo`: a lab cluster running a seed stack (File
+// Fabric's replicated database behind a VIP by default, or a VIP alone),
+// the active node crashed, and the failover shown as a client sees it.
 func demoCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "demo",
-		Usage: "bring up a 3-node lab, put a VIP on it, crash its node and show the failover",
+		Usage: "bring up a 3-node lab with a stack on it, crash the active node and show the failover",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "name", Value: "demo", Usage: "lab `NAME` (an existing lab of that name is taken down first)"},
+			&cli.StringFlag{Name: "stack", Value: "filefabric", Usage: "`STACK` to run: filefabric (two MariaDB servers, one writer, " +
+				"a DB VIP, a client committing rows through it) or vip (a VIP alone)"},
 		},
 		Action: func(c *cli.Context) error {
 			ctx, cancel := labCtx(c)
 			defer cancel()
-			return runDemo(ctx, c.App.Writer, c.String("name"))
+			say := progress(c.App.Writer)
+			if err := demoFresh(ctx, c.String("name"), say); err != nil {
+				return err
+			}
+			switch c.String("stack") {
+			case "filefabric":
+				return runFileFabricDemo(ctx, c.App.Writer, c.String("name"))
+			case "vip":
+				return runDemo(ctx, c.App.Writer, c.String("name"))
+			}
+			return fmt.Errorf("--stack %q: want filefabric or vip", c.String("stack"))
 		},
 	}
 }
 
-// runDemo plays the demo on a lab named name and leaves the lab up.
-func runDemo(ctx context.Context, w io.Writer, name string) error {
-	say := progress(w)
+// demoFresh takes down an earlier lab called name.
+func demoFresh(ctx context.Context, name string, say func(string, ...any)) error {
 	names, err := lab.List()
 	if err != nil {
 		return err
 	}
-	if slices.Contains(names, name) {
-		say("== taking down the previous %s lab", name)
-		old, err := lab.Load(name)
-		if err != nil {
-			return err
-		}
-		if err := old.Down(ctx); err != nil {
-			return fmt.Errorf("take down lab %s: %w", name, err)
-		}
+	if !slices.Contains(names, name) {
+		return nil
 	}
+	say("== taking down the previous %s lab", name)
+	old, err := lab.Load(name)
+	if err != nil {
+		return err
+	}
+	if err := old.Down(ctx); err != nil {
+		return fmt.Errorf("take down lab %s: %w", name, err)
+	}
+	return nil
+}
 
+// runDemo plays the VIP demo on a lab named name and leaves the lab up.
+func runDemo(ctx context.Context, w io.Writer, name string) error {
+	say := progress(w)
 	say("== bringing up lab %s: 3 nodes, fencing by fence_goha_lab", name)
 	l, err := lab.Up(ctx, lab.Config{Name: name, Nodes: 3, OCFAgents: []string{"vip"}, Logf: say})
 	if err != nil {
@@ -126,14 +144,19 @@ func runDemo(ctx context.Context, w io.Writer, name string) error {
 		return err
 	}
 	say("%s reboots by itself (the fence agent powers it on) and rejoins in about half a minute.", holder)
+	demoLookAround(say, name, "c1 -- arping -c3 -I eth0 "+vip.String())
+	return nil
+}
+
+// demoLookAround tells how to look at the lab the demo leaves up.
+func demoLookAround(say func(string, ...any), name, example string) {
 	say("")
 	say("The lab stays up. Look around:")
 	say("  bin/goha lab status --name %s", name)
 	say("  bin/goha lab exec --name %s n1 -- crm_mon -1", name)
-	say("  bin/goha lab exec --name %s c1 -- arping -c3 -I eth0 %s", name, vip)
+	say("  bin/goha lab exec --name %s %s", name, example)
 	say("Take it down:")
 	say("  bin/goha lab down --name %s", name)
-	return nil
 }
 
 // demoHolder waits until the VIP is started on a node other than not and
