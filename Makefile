@@ -127,7 +127,7 @@ bench: deps build
 	@test -x scripts/bench || { echo "make bench: scripts/bench is missing" >&2; exit 1; }
 	scripts/bench
 
-## demo: a lab cluster, a VIP on it, the holder crashed, the failover (scripts/demo)
+## demo: a lab cluster with the File Fabric stack, the writer's node crashed, the failover (scripts/demo)
 demo: deps build
 	@test -x scripts/demo || { echo "make demo: scripts/demo is missing" >&2; exit 1; }
 	scripts/demo
