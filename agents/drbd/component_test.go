@@ -10,9 +10,7 @@ package drbd
 // against the agent over the simulator.
 
 import (
-	"bytes"
 	"context"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,6 +21,7 @@ import (
 	"time"
 
 	"github.com/goha-ha/goha/agents/drbd/internal/drbdsim"
+	"github.com/goha-ha/goha/internal/agenttest"
 	"github.com/goha-ha/goha/internal/fakecrm"
 	"github.com/goha-ha/goha/internal/testbuild"
 )
@@ -148,120 +147,91 @@ func (l *lab) score() string {
 	return v
 }
 
-// result is one program run.
-type result struct {
-	rc             int
-	stdout, stderr string
-}
-
-func (r result) String() string { return fmt.Sprintf("rc=%d\n%s%s", r.rc, r.stdout, r.stderr) }
-
+// environ is the agent's environment: agenttest.Env for resource r0:0 on
+// alpha, with the simulator first on PATH and its state directory; extra
+// DRBD_* and UP_TO_DATE_NODES entries (a handler's environment) pass as
+// they are, other NAME=VALUE entries come last as OCF_RESKEY_NAME.
 func (l *lab) environ(extra ...string) []string {
-	env := []string{"PATH=" + l.path, "OCF_ROOT=/usr/lib/ocf", "HA_RSCTMP=" + l.dir, drbdsim.EnvDir + "=" + l.state,
-		"OCF_RESOURCE_INSTANCE=r0:0", "OCF_RESKEY_CRM_meta_on_node=alpha", "OCF_RESKEY_CRM_meta_timeout=20000",
-		"OCF_RESKEY_drbd_resource=r0", "OCF_RESKEY_drbdconf=" + l.conf, "OCF_RESKEY_wfc_timeout=1"}
+	params := []string{"CRM_meta_on_node=alpha", "CRM_meta_timeout=20000", "drbd_resource=r0", "drbdconf=" + l.conf, "wfc_timeout=1"}
+	raw := []string{"PATH=" + l.path, drbdsim.EnvDir + "=" + l.state}
 	for _, e := range extra {
-		if !strings.HasPrefix(e, "OCF_") && !strings.HasPrefix(e, "DRBD_") && !strings.HasPrefix(e, "UP_TO") {
-			e = "OCF_RESKEY_" + e
+		if strings.HasPrefix(e, "DRBD_") || strings.HasPrefix(e, "UP_TO") {
+			raw = append(raw, e)
+		} else {
+			params = append(params, e)
 		}
-		env = append(env, e)
 	}
-	return env
+	return append(agenttest.Env(l.dir, "r0:0", params...), raw...)
 }
 
-func (l *lab) exec(env []string, args ...string) result {
+func (l *lab) run(action string, extra ...string) agenttest.Result {
 	l.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, l.agent, args...)
-	cmd.Env = env
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	r := result{stdout: out.String(), stderr: errb.String()}
-	if ee, ok := err.(*exec.ExitError); ok {
-		r.rc = ee.ExitCode()
-	} else if err != nil {
-		l.t.Fatalf("run %v: %v", args, err)
-	}
-	return r
-}
-
-func (l *lab) run(action string, extra ...string) result {
-	l.t.Helper()
-	return l.exec(l.environ(extra...), action)
-}
-
-func expect(t *testing.T, what string, r result, rc int, reason string) {
-	t.Helper()
-	if r.rc != rc || !strings.Contains(r.stderr, reason) {
-		t.Fatalf("%s: got %v\nwant rc=%d with %q", what, r, rc, reason)
-	}
+	return agenttest.Run(l.t, 60*time.Second, l.environ(extra...), l.agent, action)
 }
 
 func TestComponentLifecycle(t *testing.T) {
 	l := newLab(t)
-	expect(t, "validate-all", l.run("validate-all"), 0, "")
-	expect(t, "validate-all of an undefined resource", l.run("validate-all", "drbd_resource=r9"), 2, "'r9' not defined in your config")
-	expect(t, "validate-all without the config file", l.run("validate-all", "drbdconf=/nonexistent/drbd.conf"), 5, "parameter drbdconf")
-	expect(t, "validate-all without drbdadm", l.run("validate-all", "drbdadm=/nonexistent/drbdadm"), 5, "parameter drbdadm")
+	agenttest.Expect(t, "validate-all", l.run("validate-all"), 0, "")
+	agenttest.Expect(t, "validate-all of an undefined resource", l.run("validate-all", "drbd_resource=r9"), 2, "'r9' not defined in your config")
+	agenttest.Expect(t, "validate-all without the config file", l.run("validate-all", "drbdconf=/nonexistent/drbd.conf"), 5, "parameter drbdconf")
+	agenttest.Expect(t, "validate-all without drbdadm", l.run("validate-all", "drbdadm=/nonexistent/drbdadm"), 5, "parameter drbdadm")
 
-	expect(t, "probe before start", l.run("monitor"), 7, "")
-	expect(t, "start", l.run("start"), 0, "")
+	agenttest.Expect(t, "probe before start", l.run("monitor"), 7, "")
+	agenttest.Expect(t, "start", l.run("start"), 0, "")
 	if r := l.sim("r0"); !r.Up || r.Role != "Secondary" {
 		t.Fatalf("after start the simulator has %+v", r)
 	}
 	if s := l.score(); s != "10000" {
 		t.Fatalf("score after start: %q\n%s", s, l.attrs.Calls())
 	}
-	expect(t, "monitor", l.run("monitor", recurring), 0, "")
-	expect(t, "second start", l.run("start"), 0, "")
-	expect(t, "promote", l.run("promote"), 0, "")
+	agenttest.Expect(t, "monitor", l.run("monitor", recurring), 0, "")
+	agenttest.Expect(t, "second start", l.run("start"), 0, "")
+	agenttest.Expect(t, "promote", l.run("promote"), 0, "")
 	if r := l.sim("r0"); r.Role != "Primary" {
 		t.Fatalf("after promote the simulator has %+v", r)
 	}
-	expect(t, "monitor of the Primary", l.run("monitor", recurring), 8, "")
-	expect(t, "probe of the Primary", l.run("monitor"), 8, "")
-	expect(t, "demote", l.run("demote"), 0, "")
+	agenttest.Expect(t, "monitor of the Primary", l.run("monitor", recurring), 8, "")
+	agenttest.Expect(t, "probe of the Primary", l.run("monitor"), 8, "")
+	agenttest.Expect(t, "demote", l.run("demote"), 0, "")
 	if r := l.sim("r0"); r.Role != "Secondary" {
 		t.Fatalf("after demote the simulator has %+v", r)
 	}
-	expect(t, "stop", l.run("stop"), 0, "")
+	agenttest.Expect(t, "stop", l.run("stop"), 0, "")
 	if r := l.sim("r0"); r.Up {
 		t.Fatalf("after stop the simulator has %+v", r)
 	}
 	if s := l.score(); s != "" {
 		t.Fatalf("score after stop: %q", s)
 	}
-	expect(t, "monitor after stop", l.run("monitor", recurring), 7, "")
-	expect(t, "second stop", l.run("stop"), 0, "")
+	agenttest.Expect(t, "monitor after stop", l.run("monitor", recurring), 7, "")
+	agenttest.Expect(t, "second stop", l.run("stop"), 0, "")
 
 	// A Primary whose device is held open cannot be stopped: stop must
 	// say so rather than report a stop that did not happen.
-	expect(t, "start", l.run("start"), 0, "")
-	expect(t, "promote", l.run("promote"), 0, "")
+	agenttest.Expect(t, "start", l.run("start"), 0, "")
+	agenttest.Expect(t, "promote", l.run("promote"), 0, "")
 	l.update("r0", func(r *drbdsim.Resource) { r.InUse = true })
-	expect(t, "stop of a Primary in use", l.run("stop", "OCF_RESKEY_CRM_meta_timeout=5000"), 1, "(-12) Device is held open by someone")
+	agenttest.Expect(t, "stop of a Primary in use", l.run("stop", "OCF_RESKEY_CRM_meta_timeout=5000"), 1, "(-12) Device is held open by someone")
 	if r := l.sim("r0"); !r.Up || r.Role != "Primary" {
 		t.Fatalf("failed stop changed the simulator: %+v", r)
 	}
 	l.update("r0", func(r *drbdsim.Resource) { r.InUse = false })
-	expect(t, "stop", l.run("stop"), 0, "")
+	agenttest.Expect(t, "stop", l.run("stop"), 0, "")
 }
 
 func TestComponentPeerStates(t *testing.T) {
 	l := newLab(t)
-	expect(t, "start", l.run("start"), 0, "")
+	agenttest.Expect(t, "start", l.run("start"), 0, "")
 
 	// The peer becomes Primary: no score here, and promote is refused
 	// without asking DRBD.
 	l.update("r0", func(r *drbdsim.Resource) { r.Peers[0].Role = "Primary" })
-	expect(t, "post-promote notification of beta", l.run("notify", "OCF_RESKEY_CRM_meta_notify_type=post",
+	agenttest.Expect(t, "post-promote notification of beta", l.run("notify", "OCF_RESKEY_CRM_meta_notify_type=post",
 		"OCF_RESKEY_CRM_meta_notify_operation=promote", "OCF_RESKEY_CRM_meta_notify_promote_uname=beta"), 0, "")
 	if s := l.score(); s != "" {
 		t.Fatalf("score while beta is Primary: %q", s)
 	}
-	expect(t, "promote while beta is Primary", l.run("promote", "OCF_RESKEY_CRM_meta_timeout=3000"), 1, "peer beta is Primary")
+	agenttest.Expect(t, "promote while beta is Primary", l.run("promote", "OCF_RESKEY_CRM_meta_timeout=3000"), 1, "peer beta is Primary")
 	if r := l.sim("r0"); r.Role != "Secondary" {
 		t.Fatalf("promote changed the role: %+v", r)
 	}
@@ -269,7 +239,7 @@ func TestComponentPeerStates(t *testing.T) {
 		t.Fatalf("drbdadm primary ran while beta is Primary:\n%s", drbdsim.Calls(l.state))
 	}
 	l.update("r0", func(r *drbdsim.Resource) { r.Peers[0].Role = "Secondary" })
-	expect(t, "post-demote notification of beta", l.run("notify", "OCF_RESKEY_CRM_meta_notify_type=post",
+	agenttest.Expect(t, "post-demote notification of beta", l.run("notify", "OCF_RESKEY_CRM_meta_notify_type=post",
 		"OCF_RESKEY_CRM_meta_notify_operation=demote", "OCF_RESKEY_CRM_meta_notify_demote_uname=beta"), 0, "")
 	if s := l.score(); s != "10000" {
 		t.Fatalf("score after beta's demote: %q", s)
@@ -278,30 +248,30 @@ func TestComponentPeerStates(t *testing.T) {
 	// The replication link is lost: still UpToDate, but beta's disk is
 	// unknown.
 	l.update("r0", func(r *drbdsim.Resource) { r.Peers[0].Link = false })
-	expect(t, "monitor after link loss", l.run("monitor", recurring), 0, "")
+	agenttest.Expect(t, "monitor after link loss", l.run("monitor", recurring), 0, "")
 	if s := l.score(); s != "1000" {
 		t.Fatalf("score after link loss: %q", s)
 	}
-	expect(t, "stop", l.run("stop"), 0, "")
+	agenttest.Expect(t, "stop", l.run("stop"), 0, "")
 
 	// Outdated local data is never promoted, whatever the peer.
 	l.update("r0", func(r *drbdsim.Resource) { r.Disk = "Outdated" })
-	expect(t, "start Outdated", l.run("start"), 0, "")
+	agenttest.Expect(t, "start Outdated", l.run("start"), 0, "")
 	if s := l.score(); s != "" {
 		t.Fatalf("score of Outdated data: %q", s)
 	}
-	expect(t, "promote Outdated", l.run("promote"), 1, "disk is Outdated")
-	expect(t, "stop", l.run("stop"), 0, "")
+	agenttest.Expect(t, "promote Outdated", l.run("promote"), 1, "disk is Outdated")
+	agenttest.Expect(t, "stop", l.run("stop"), 0, "")
 
 	// Consistent data without a reachable peer: DRBD itself refuses with
 	// exit 17, and promote gives up at once.
 	l.update("r0", func(r *drbdsim.Resource) { r.Disk = "Consistent" })
-	expect(t, "start Consistent", l.run("start"), 0, "")
+	agenttest.Expect(t, "start Consistent", l.run("start"), 0, "")
 	if s := l.score(); s != "0" {
 		t.Fatalf("score of Consistent data: %q", s)
 	}
 	began := time.Now()
-	expect(t, "promote Consistent", l.run("promote"), 1, "(-2) Need access to UpToDate data")
+	agenttest.Expect(t, "promote Consistent", l.run("promote"), 1, "(-2) Need access to UpToDate data")
 	if time.Since(began) > 10*time.Second {
 		t.Errorf("promote retried after exit 17 for %s", time.Since(began))
 	}
@@ -309,7 +279,7 @@ func TestComponentPeerStates(t *testing.T) {
 	// The link comes back: the simulator resyncs from beta, and the score
 	// follows on the next monitor.
 	l.update("r0", func(r *drbdsim.Resource) { r.Peers[0].Link = true })
-	expect(t, "monitor after resync", l.run("monitor", recurring), 0, "")
+	agenttest.Expect(t, "monitor after resync", l.run("monitor", recurring), 0, "")
 	if s := l.score(); s != "10000" {
 		t.Fatalf("score after resync: %q", s)
 	}
@@ -317,7 +287,7 @@ func TestComponentPeerStates(t *testing.T) {
 	// stop_outdates_secondary: stopping while beta is Primary marks the
 	// data Outdated in the (simulated) meta-data.
 	l.update("r0", func(r *drbdsim.Resource) { r.Peers[0].Role = "Primary" })
-	expect(t, "stop with beta Primary", l.run("stop", "stop_outdates_secondary=true", "OCF_RESKEY_CRM_meta_notify_master_uname=beta"), 0, "")
+	agenttest.Expect(t, "stop with beta Primary", l.run("stop", "stop_outdates_secondary=true", "OCF_RESKEY_CRM_meta_notify_master_uname=beta"), 0, "")
 	if r := l.sim("r0"); r.Up || r.Disk != "Outdated" {
 		t.Fatalf("stop_outdates_secondary left %+v", r)
 	}
@@ -404,9 +374,9 @@ func TestComponentFencePeer(t *testing.T) {
 	if err := drbdsim.SetCIB(l.state, componentCIB); err != nil {
 		t.Fatal(err)
 	}
-	handler := func(command string) result {
-		return l.exec(l.environ("DRBD_RESOURCE=r0", "DRBD_CONF="+l.conf, "DRBD_MY_NODE_ID=0", "DRBD_PEER_NODE_ID=1",
-			"DRBD_NODE_ID_0=alpha", "DRBD_NODE_ID_1=beta", "UP_TO_DATE_NODES=0x00000001"), command, "--node", "alpha")
+	handler := func(command string) agenttest.Result {
+		return agenttest.Run(t, 60*time.Second, l.environ("DRBD_RESOURCE=r0", "DRBD_CONF="+l.conf, "DRBD_MY_NODE_ID=0", "DRBD_PEER_NODE_ID=1",
+			"DRBD_NODE_ID_0=alpha", "DRBD_NODE_ID_1=beta", "UP_TO_DATE_NODES=0x00000001"), l.agent, command, "--node", "alpha")
 	}
 	constraint := func() string {
 		t.Helper()
@@ -424,10 +394,10 @@ func TestComponentFencePeer(t *testing.T) {
 		return s
 	}
 
-	expect(t, "start", l.run("start"), 0, "")
-	expect(t, "promote", l.run("promote"), 0, "")
+	agenttest.Expect(t, "start", l.run("start"), 0, "")
+	agenttest.Expect(t, "promote", l.run("promote"), 0, "")
 	l.update("r0", func(r *drbdsim.Resource) { r.Peers[0].Link = false })
-	expect(t, "fence-peer after link loss", handler(FenceCommand), FencePeerFenced, "placed constraint drbd-fence-by-handler-r0-ms-r0")
+	agenttest.Expect(t, "fence-peer after link loss", handler(FenceCommand), FencePeerFenced, "placed constraint drbd-fence-by-handler-r0-ms-r0")
 	c := constraint()
 	for _, want := range []string{`rsc="ms-r0"`, `role="Promoted"`, `score="-INFINITY"`, `attribute="#uname" operation="ne" value="alpha"`} {
 		if !strings.Contains(c, want) {
@@ -437,38 +407,38 @@ func TestComponentFencePeer(t *testing.T) {
 	if got := l.promotedBy(t); got != "" && got != "alpha" {
 		t.Fatalf("with the constraint Pacemaker would promote %s, not alpha", got)
 	}
-	expect(t, "fence-peer again", handler(FenceCommand), FencePeerFenced, "")
+	agenttest.Expect(t, "fence-peer again", handler(FenceCommand), FencePeerFenced, "")
 	if again := constraint(); again != c {
 		t.Fatalf("second fence-peer changed the constraint:\n%s\n%s", c, again)
 	}
 
-	expect(t, "unfence-peer while beta is unreachable", handler(UnfenceCommand), FenceFailed, "peer beta is Connecting")
+	agenttest.Expect(t, "unfence-peer while beta is unreachable", handler(UnfenceCommand), FenceFailed, "peer beta is Connecting")
 	// beta comes back Outdated, the resync has not run yet.
 	l.update("r0", func(r *drbdsim.Resource) { r.Peers[0].Link, r.Peers[0].Disk, r.SyncPaused = true, "Outdated", true })
-	expect(t, "unfence-peer before the resync", handler(UnfenceCommand), FenceFailed, "not UpToDate")
+	agenttest.Expect(t, "unfence-peer before the resync", handler(UnfenceCommand), FenceFailed, "not UpToDate")
 	if constraint() == "" {
 		t.Fatal("unfence-peer removed the constraint before the resync")
 	}
 	l.update("r0", func(r *drbdsim.Resource) { r.SyncPaused = false })
-	expect(t, "unfence-peer after the resync", handler(UnfenceCommand), 0, "removed drbd-fence-by-handler-r0-ms-r0")
+	agenttest.Expect(t, "unfence-peer after the resync", handler(UnfenceCommand), 0, "removed drbd-fence-by-handler-r0-ms-r0")
 	if c := constraint(); c != "" {
 		t.Fatalf("constraint left after unfence:\n%s", c)
 	}
 	if got := l.promotedBy(t); got != "" && got != "beta" {
 		t.Fatalf("without the constraint Pacemaker would promote %s, not beta (the higher score)", got)
 	}
-	expect(t, "unfence-peer again", handler(UnfenceCommand), 0, "no fencing constraint")
+	agenttest.Expect(t, "unfence-peer again", handler(UnfenceCommand), 0, "no fencing constraint")
 
 	// An Outdated node that loses its link places nothing.
-	expect(t, "demote", l.run("demote"), 0, "")
-	expect(t, "stop", l.run("stop"), 0, "")
+	agenttest.Expect(t, "demote", l.run("demote"), 0, "")
+	agenttest.Expect(t, "stop", l.run("stop"), 0, "")
 	l.update("r0", func(r *drbdsim.Resource) { r.Disk, r.Peers[0].Link = "Outdated", false })
-	expect(t, "start Outdated", l.run("start"), 0, "")
-	expect(t, "fence-peer from Outdated data", handler(FenceCommand), FenceFailed, "my disk is Outdated")
+	agenttest.Expect(t, "start Outdated", l.run("start"), 0, "")
+	agenttest.Expect(t, "fence-peer from Outdated data", handler(FenceCommand), FenceFailed, "my disk is Outdated")
 	if c := constraint(); c != "" {
 		t.Fatalf("an Outdated node placed:\n%s", c)
 	}
-	expect(t, "stop", l.run("stop"), 0, "")
+	agenttest.Expect(t, "stop", l.run("stop"), 0, "")
 	if !strings.Contains(drbdsim.Calls(l.state), "cibadmin --modify --allow-create -o constraints") {
 		t.Fatalf("the handler did not go through cibadmin:\n%s", drbdsim.Calls(l.state))
 	}

@@ -8,9 +8,6 @@ package filesystem
 // every loop device released in t.Cleanup, also on failure.
 
 import (
-	"github.com/goha-ha/goha/internal/proc"
-	"github.com/goha-ha/goha/internal/testbuild"
-
 	"context"
 	"errors"
 	"fmt"
@@ -24,6 +21,10 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/goha-ha/goha/internal/agenttest"
+	"github.com/goha-ha/goha/internal/proc"
+	"github.com/goha-ha/goha/internal/testbuild"
 )
 
 // helperEnv makes the test binary a process that holds a filesystem busy
@@ -182,56 +183,23 @@ func (l *lab) loopDevice(t *testing.T, name, mkfs string, mkfsArgs ...string) st
 	return dev
 }
 
-// result is one agent invocation.
-type result struct {
-	rc             int
-	stdout, stderr string
-	took           time.Duration
-}
-
-func (r result) String() string {
-	return fmt.Sprintf("rc=%d after %s\n%s%s", r.rc, r.took, r.stdout, r.stderr)
-}
-
 // resource is one filesystem resource of the test.
 type resource struct {
 	lab    *lab
 	params []string // NAME=VALUE
 }
 
-func (res *resource) run(t *testing.T, action string, env ...string) result {
+func (res *resource) run(t *testing.T, action string, env ...string) agenttest.Result {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, agentBinary(t), action)
-	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "OCF_ROOT=/usr/lib/ocf", "HA_RSCTMP=" + res.lab.dir,
-		"OCF_RESOURCE_INSTANCE=fs"}
-	for _, p := range res.params {
-		cmd.Env = append(cmd.Env, "OCF_RESKEY_"+p)
-	}
-	cmd.Env = append(cmd.Env, env...)
-	var stdout, stderr strings.Builder
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	start := time.Now()
-	err := cmd.Run()
-	r := result{stdout: stdout.String(), stderr: stderr.String(), took: time.Since(start)}
-	var ee *exec.ExitError
-	switch {
-	case errors.As(err, &ee):
-		r.rc = ee.ExitCode()
-	case err != nil:
-		t.Fatalf("run %s: %v", action, err)
-	}
-	return r
+	params := append(append([]string{}, res.params...), env...)
+	return agenttest.Run(t, 2*time.Minute, agenttest.Env(res.lab.dir, "fs", params...), agentBinary(t), action)
 }
 
 // expect runs action and fails the test unless it exits with rc.
-func (res *resource) expect(t *testing.T, action string, rc int, env ...string) result {
+func (res *resource) expect(t *testing.T, action string, rc int, env ...string) agenttest.Result {
 	t.Helper()
 	r := res.run(t, action, env...)
-	if r.rc != rc {
-		t.Fatalf("%s %v: %s; want rc=%d", action, env, r, rc)
-	}
+	agenttest.Expect(t, fmt.Sprintf("%s %v", action, env), r, rc, "")
 	return r
 }
 
@@ -364,11 +332,11 @@ func TestComponentLifecycle(t *testing.T) {
 			// Remounted read-only behind the agent's back (as errors=remount-ro
 			// does): a failure, not "running".
 			run(t, "mount", "-o", "remount,ro", dir)
-			if r := res.expect(t, "monitor", 1, recurring); !strings.Contains(exitReason(r.stderr), "read-only") {
+			if r := res.expect(t, "monitor", 1, recurring); !strings.Contains(exitReason(r.Stderr), "read-only") {
 				t.Errorf("monitor of a read-only filesystem: %s", r)
 			}
 			run(t, "mount", "-o", "remount,rw", dir)
-			if r := res.run(t, "monitor", recurring, "OCF_CHECK_LEVEL=30"); r.rc != 6 || !strings.Contains(r.stderr, "OCF_CHECK_LEVEL=30") {
+			if r := res.run(t, "monitor", recurring, "OCF_CHECK_LEVEL=30"); r.RC != 6 || !strings.Contains(r.Stderr, "OCF_CHECK_LEVEL=30") {
 				t.Errorf("depth 30: %s", r)
 			}
 
@@ -398,8 +366,8 @@ func TestComponentLifecycle(t *testing.T) {
 			}
 
 			r := res.expect(t, "stop", 0, "OCF_RESKEY_CRM_meta_timeout=20000")
-			if r.took > 20*time.Second {
-				t.Errorf("stop took %s, beyond its timeout", r.took)
+			if r.Took > 20*time.Second {
+				t.Errorf("stop took %s, beyond its timeout", r.Took)
 			}
 			for _, h := range []*holder{inCwd, withFile, withMap} {
 				if !h.dead(5 * time.Second) {
@@ -414,7 +382,7 @@ func TestComponentLifecycle(t *testing.T) {
 			}
 			res.expect(t, "stop", 0)
 			res.expect(t, "monitor", 7)
-			if r := res.expect(t, "monitor", 7, recurring); !strings.Contains(r.stderr, "is not mounted") {
+			if r := res.expect(t, "monitor", 7, recurring); !strings.Contains(r.Stderr, "is not mounted") {
 				t.Errorf("recurring monitor when stopped: %s", r)
 			}
 
@@ -424,7 +392,7 @@ func TestComponentLifecycle(t *testing.T) {
 				t.Errorf("stop left the status file: %v", err)
 			}
 			run(t, "umount", dir)
-			if r := res.expect(t, "monitor", 7, recurring); !strings.Contains(r.stderr, "ocf-exit-reason:") {
+			if r := res.expect(t, "monitor", 7, recurring); !strings.Contains(r.Stderr, "ocf-exit-reason:") {
 				t.Errorf("monitor after umount has no reason: %s", r)
 			}
 			res.expect(t, "stop", 0)
@@ -444,10 +412,10 @@ func TestComponentStubbornHolder(t *testing.T) {
 	h := startHolder(t, dir, "stubborn")
 	r := res.expect(t, "stop", 0, "OCF_RESKEY_CRM_meta_timeout=8000")
 	// budget 7 s (1 s kept for the answer): SIGKILL from 3.5 s on
-	if r.took < 3*time.Second || r.took > 8*time.Second {
-		t.Errorf("stop took %s; want SIGTERM for half the time, then SIGKILL, within the timeout\n%s", r.took, r)
+	if r.Took < 3*time.Second || r.Took > 8*time.Second {
+		t.Errorf("stop took %s; want SIGTERM for half the time, then SIGKILL, within the timeout\n%s", r.Took, r)
 	}
-	if !strings.Contains(r.stderr, "sending SIGTERM") || !strings.Contains(r.stderr, "sending SIGKILL") {
+	if !strings.Contains(r.Stderr, "sending SIGTERM") || !strings.Contains(r.Stderr, "sending SIGKILL") {
 		t.Errorf("stop did not go through both phases:\n%s", r)
 	}
 	if !h.dead(5 * time.Second) {
@@ -462,7 +430,7 @@ func TestComponentStubbornHolder(t *testing.T) {
 	h = startHolder(t, dir, "cwd")
 	res.params = append(res.params, "force_unmount=false")
 	r = res.expect(t, "stop", 1, "OCF_RESKEY_CRM_meta_timeout=4000")
-	if !strings.Contains(r.stderr, "force_unmount=false") || r.took > 4*time.Second {
+	if !strings.Contains(r.Stderr, "force_unmount=false") || r.Took > 4*time.Second {
 		t.Errorf("stop without force: %s", r)
 	}
 	if h.dead(0) {
@@ -500,7 +468,7 @@ func TestComponentSubmountsAndOtherMounts(t *testing.T) {
 	if left := l.mounts(t); len(left) != 0 {
 		t.Fatalf("after stop: %v mounted\n%s", mountPoints(left), r)
 	}
-	order := unmountOrder(r.stderr)
+	order := unmountOrder(r.Stderr)
 	want := []string{filepath.Join(sub, "deeper"), sub, elsewhere, dir}
 	if strings.Join(order, "|") != strings.Join(want, "|") {
 		t.Errorf("unmount order %q, want %q", order, want)
@@ -598,8 +566,8 @@ func TestComponentBadConfig(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			res := &resource{lab: l, params: tt.params}
 			r := res.expect(t, tt.action, tt.rc, tt.env...)
-			if tt.reason != "" && !strings.Contains(exitReason(r.stderr), tt.reason) {
-				t.Errorf("reason %q does not contain %q\n%s", exitReason(r.stderr), tt.reason, r)
+			if tt.reason != "" && !strings.Contains(exitReason(r.Stderr), tt.reason) {
+				t.Errorf("reason %q does not contain %q\n%s", exitReason(r.Stderr), tt.reason, r)
 			}
 			if left := l.mounts(t); len(left) != 0 {
 				t.Errorf("left %v mounted", mountPoints(left))
@@ -616,7 +584,7 @@ func TestComponentFsck(t *testing.T) {
 	dir := filepath.Join(l.dir, "mnt")
 	res := &resource{lab: l, params: []string{"device=" + dev, "directory=" + dir, "fstype=ext4", "run_fsck=force"}}
 	r := res.expect(t, "start", 0)
-	if !strings.Contains(r.stderr, "checking "+dev+" with fsck.ext4 -p") || !strings.Contains(r.stderr, "fsck.ext4: ") {
+	if !strings.Contains(r.Stderr, "checking "+dev+" with fsck.ext4 -p") || !strings.Contains(r.Stderr, "fsck.ext4: ") {
 		t.Errorf("start did not report the check:\n%s", r)
 	}
 	res.expect(t, "stop", 0)
@@ -626,7 +594,7 @@ func TestComponentFsck(t *testing.T) {
 	run(t, "debugfs", "-w", "-R", "clri <2>", dev)
 	run(t, "debugfs", "-w", "-R", "ssv state 0", dev)
 	r = res.expect(t, "start", 1)
-	if !strings.Contains(exitReason(r.stderr), "fsck.ext4 -p") {
+	if !strings.Contains(exitReason(r.Stderr), "fsck.ext4 -p") {
 		t.Errorf("reason: %s", r)
 	}
 }

@@ -8,17 +8,10 @@ package galera
 // starts, directly or through the agent, is ended by PID when the test ends.
 
 import (
-	"slices"
-
-	"github.com/goha-ha/goha/internal/fakecrm"
-	"github.com/goha-ha/goha/internal/mariadb"
-	"github.com/goha-ha/goha/internal/testbuild"
-
 	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -26,6 +19,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -35,7 +29,11 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/goha-ha/goha/internal/agenttest"
+	"github.com/goha-ha/goha/internal/fakecrm"
 	"github.com/goha-ha/goha/internal/galerasolo"
+	"github.com/goha-ha/goha/internal/mariadb"
+	"github.com/goha-ha/goha/internal/testbuild"
 )
 
 const (
@@ -171,60 +169,33 @@ func (n *benchNode) params() []string {
 	}
 }
 
-// env is the agent's environment; extra NAME=VALUE entries come last and
-// win (OCF_* and HA_* names as they are, others as OCF_RESKEY_NAME).
+// env is the agent's environment, agenttest.Env with the fake crm tools
+// first on PATH; extra NAME=VALUE entries come last and win (OCF_* and
+// HA_* names as they are, others as OCF_RESKEY_NAME).
 func (n *benchNode) env(extra ...string) []string {
-	env := []string{
-		"PATH=" + n.crm.BinDir + ":/usr/sbin:/usr/bin:/sbin:/bin", "OCF_ROOT=/usr/lib/ocf",
-		"HA_RSCTMP=" + n.rsctmp, "OCF_RESOURCE_INSTANCE=db",
-	}
-	for _, p := range append(n.params(), extra...) {
-		if strings.HasPrefix(p, "OCF_") || strings.HasPrefix(p, "HA_") {
-			env = append(env, p)
+	params := n.params()
+	var ha []string
+	for _, p := range extra {
+		if strings.HasPrefix(p, "HA_") {
+			ha = append(ha, p)
 		} else {
-			env = append(env, "OCF_RESKEY_"+p)
+			params = append(params, p)
 		}
 	}
-	return env
+	env := agenttest.Env(n.rsctmp, "db", params...)
+	return append(append(env, "PATH="+n.crm.BinDir+":/usr/sbin:/usr/bin:/sbin:/bin"), ha...)
 }
 
-// agentResult is one agent invocation.
-type agentResult struct {
-	rc             int
-	stdout, stderr string
-	took           time.Duration
-}
-
-func (r agentResult) String() string {
-	return fmt.Sprintf("rc=%d after %s\n%s%s", r.rc, r.took.Round(time.Millisecond), r.stdout, r.stderr)
-}
-
-func (n *benchNode) agent(t *testing.T, action string, extra ...string) agentResult {
+func (n *benchNode) agent(t *testing.T, action string, extra ...string) agenttest.Result {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), agentRunLimit)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bench.agent, action)
-	cmd.Env = n.env(extra...)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	start := time.Now()
-	err := cmd.Run()
-	r := agentResult{stdout: out.String(), stderr: errb.String(), took: time.Since(start)}
-	var ee *exec.ExitError
-	switch {
-	case errors.As(err, &ee):
-		r.rc = ee.ExitCode()
-	case err != nil:
-		t.Fatalf("run agent %s: %v", action, err)
-	}
-	return r
+	return agenttest.Run(t, agentRunLimit, n.env(extra...), bench.agent, action)
 }
 
 // must runs action and fails the test unless it exits rc.
-func (n *benchNode) must(t *testing.T, rc int, action string, extra ...string) agentResult {
+func (n *benchNode) must(t *testing.T, rc int, action string, extra ...string) agenttest.Result {
 	t.Helper()
 	r := n.agent(t, action, extra...)
-	if r.rc != rc {
+	if r.RC != rc {
 		log, _ := os.ReadFile(n.errLog)
 		t.Fatalf("%s %v: got %v\nwant rc=%d\nserver log tail:\n%s", action, extra, r, rc, lastBytes(log, 1500))
 	}
@@ -491,7 +462,7 @@ func TestComponentDeepMonitor(t *testing.T) {
 		if pids := seen(); len(pids) > 0 {
 			t.Fatalf("the check password appeared in /proc/<pid>/cmdline of %v", pids)
 		}
-		if strings.Contains(r.stdout+r.stderr, password) {
+		if strings.Contains(r.Stdout+r.Stderr, password) {
 			t.Fatalf("the check password appeared in the agent's output:\n%v", r)
 		}
 	}
@@ -508,7 +479,7 @@ func TestComponentDeepMonitor(t *testing.T) {
 	// The credentials really come from the file: a wrong password there fails.
 	writeDefaults(password + "x")
 	r := n.must(t, 1, "monitor", check...)
-	if !strings.Contains(r.stderr, "ocf-exit-reason:") || strings.Contains(r.stderr, password) {
+	if !strings.Contains(r.Stderr, "ocf-exit-reason:") || strings.Contains(r.Stderr, password) {
 		t.Fatalf("monitor with a wrong password: want an exit reason without the password, got %v", r)
 	}
 }
@@ -588,10 +559,10 @@ func TestComponentStopLeftover(t *testing.T) {
 	if !galerasolo.Gone(pid) {
 		t.Fatalf("stop returned 0 while the stopped server pid %d is still there", pid)
 	}
-	if r.took >= 10*time.Second {
-		t.Fatalf("stop with a 10 s timeout took %s", r.took)
+	if r.Took >= 10*time.Second {
+		t.Fatalf("stop with a 10 s timeout took %s", r.Took)
 	}
-	t.Logf("stop of a SIGSTOPped server with a 10 s timeout took %s", r.took.Round(time.Millisecond))
+	t.Logf("stop of a SIGSTOPped server with a 10 s timeout took %s", r.Took.Round(time.Millisecond))
 }
 
 // TestComponentStopNeedsNoCheckCredentials: stop ends the server even when
@@ -604,7 +575,7 @@ func TestComponentStopNeedsNoCheckCredentials(t *testing.T) {
 	pid := n.serverPid(t)
 	missing := "check_defaults_file=" + filepath.Join(n.dir, "removed-check.cnf")
 	r := n.agent(t, "stop", missing)
-	if r.rc != 0 || !galerasolo.Gone(pid) {
+	if r.RC != 0 || !galerasolo.Gone(pid) {
 		t.Fatalf("stop with an unreadable %s: got %v, server pid %d gone: %v; want rc=0 and the server gone", missing, r, pid, galerasolo.Gone(pid))
 	}
 }
@@ -683,7 +654,7 @@ func TestComponentValidate(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			r := n.agent(t, "validate-all", c.param)
-			if r.rc != c.rc || !strings.Contains(r.stderr, "ocf-exit-reason:") || !strings.Contains(r.stderr, c.reason) {
+			if r.RC != c.rc || !strings.Contains(r.Stderr, "ocf-exit-reason:") || !strings.Contains(r.Stderr, c.reason) {
 				t.Fatalf("validate-all %s: got %v\nwant rc=%d and an exit reason naming %q", c.param, r, c.rc, c.reason)
 			}
 		})
@@ -707,7 +678,7 @@ func TestComponentMonitorRoles(t *testing.T) {
 	n.must(t, 8, "monitor", promoted...)
 	n.crash(t)
 	r := n.must(t, 1, "monitor", promoted...)
-	if !strings.Contains(r.stderr, "ocf-exit-reason:") {
+	if !strings.Contains(r.Stderr, "ocf-exit-reason:") {
 		t.Fatalf("monitor of a crashed promoted instance gave no exit reason: %v", r)
 	}
 	n.must(t, 0, "stop")

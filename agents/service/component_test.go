@@ -18,12 +18,12 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
-	"fmt"
 	"math/big"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -31,6 +31,7 @@ import (
 	"time"
 
 	sd "github.com/coreos/go-systemd/v22/dbus"
+	"github.com/goha-ha/goha/internal/agenttest"
 	"github.com/goha-ha/goha/internal/systemdroot"
 	"github.com/goha-ha/goha/internal/testbuild"
 )
@@ -89,17 +90,6 @@ func requireComponent(t *testing.T) {
 	}
 }
 
-// result is one agent invocation.
-type result struct {
-	rc             int
-	stdout, stderr string
-	took           time.Duration
-}
-
-func (r result) String() string {
-	return fmt.Sprintf("rc=%d (%s)\n%s%s", r.rc, r.took, r.stdout, r.stderr)
-}
-
 // container is the booted systemd and how the agent reaches it.
 type container struct {
 	sys    *systemdroot.System
@@ -111,58 +101,34 @@ type container struct {
 // container's bus as bus_address, and params as NAME=VALUE; a param
 // written -NAME is left out, and ENV:NAME=VALUE sets an environment
 // variable instead.
-func (c *container) run(t *testing.T, action string, params ...string) result {
+func (c *container) run(t *testing.T, action string, params ...string) agenttest.Result {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "nsenter", "--net="+c.sys.NetNS(), "--", agentBinary(t), action)
-	env := map[string]string{
-		"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "OCF_ROOT": "/usr/lib/ocf", "HA_RSCTMP": c.rsctmp,
-		"OCF_RESOURCE_INSTANCE": "svc", "OCF_RESKEY_bus_address": c.sys.BusAddress(),
-	}
+	reskeys := []string{"bus_address=" + c.sys.BusAddress()}
+	var extra []string
 	for _, p := range params {
 		switch {
 		case strings.HasPrefix(p, "-"):
-			delete(env, "OCF_RESKEY_"+p[1:])
+			reskeys = slices.DeleteFunc(reskeys, func(kv string) bool { return strings.HasPrefix(kv, p[1:]+"=") })
 		case strings.HasPrefix(p, "ENV:"):
-			k, v, _ := strings.Cut(p[4:], "=")
-			env[k] = v
+			extra = append(extra, p[4:])
 		default:
-			k, v, _ := strings.Cut(p, "=")
-			env["OCF_RESKEY_"+k] = v
+			reskeys = append(reskeys, p)
 		}
 	}
-	for k, v := range env {
-		cmd.Env = append(cmd.Env, k+"="+v)
-	}
-	var out, errb strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	start := time.Now()
-	err := cmd.Run()
-	r := result{rc: cmd.ProcessState.ExitCode(), stdout: out.String(), stderr: errb.String(), took: time.Since(start)}
-	if err != nil && r.rc < 0 {
-		t.Fatalf("agent %s: %v\n%s", action, err, r)
-	}
-	return r
+	env := append(agenttest.Env(c.rsctmp, "svc", reskeys...), extra...)
+	return agenttest.Run(t, 2*time.Minute, env, "nsenter", "--net="+c.sys.NetNS(), "--", agentBinary(t), action)
 }
 
 // poll runs the agent until it exits with rc, at most for within.
-func (c *container) poll(t *testing.T, rc int, within time.Duration, action string, params ...string) result {
+func (c *container) poll(t *testing.T, rc int, within time.Duration, action string, params ...string) agenttest.Result {
 	t.Helper()
-	var r result
+	var r agenttest.Result
 	for end := time.Now().Add(within); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
-		if r = c.run(t, action, params...); r.rc == rc {
+		if r = c.run(t, action, params...); r.RC == rc {
 			break
 		}
 	}
 	return r
-}
-
-func expect(t *testing.T, what string, r result, rc int, reason string) {
-	t.Helper()
-	if r.rc != rc || !strings.Contains(r.stderr, reason) {
-		t.Fatalf("%s: want rc=%d with %q, got %s", what, rc, reason, r)
-	}
 }
 
 // state reads a unit's state straight from systemd, not through the agent.
@@ -282,77 +248,77 @@ func TestComponent(t *testing.T) {
 
 	t.Run("memcached preset", func(t *testing.T) {
 		p := []string{"preset=memcached"}
-		expect(t, "probe", c.run(t, "monitor", p...), 7, "")
+		agenttest.Expect(t, "probe", c.run(t, "monitor", p...), 7, "")
 		r := c.run(t, "start", p...)
-		expect(t, "start", r, 0, "")
-		t.Logf("start took %s", r.took)
+		agenttest.Expect(t, "start", r, 0, "")
+		t.Logf("start took %s", r.Took)
 		s := c.state(t, "memcached.service")
 		if s.ActiveState != "active" || s.MainPID == 0 {
 			t.Fatalf("memcached is %s/%s after start", s.ActiveState, s.SubState)
 		}
 		r = c.run(t, "monitor", append(p, "CRM_meta_interval=10000")...)
-		expect(t, "monitor", r, 0, "")
-		t.Logf("monitor with the tcp check took %s", r.took)
-		expect(t, "start again", c.run(t, "start", p...), 0, "")
-		expect(t, "monitor of a port nobody listens on", c.run(t, "monitor", append(p, "tcp_port=11299")...), 1,
+		agenttest.Expect(t, "monitor", r, 0, "")
+		t.Logf("monitor with the tcp check took %s", r.Took)
+		agenttest.Expect(t, "start again", c.run(t, "start", p...), 0, "")
+		agenttest.Expect(t, "monitor of a port nobody listens on", c.run(t, "monitor", append(p, "tcp_port=11299")...), 1,
 			"tcp_port 127.0.0.1:11299: connect: connection refused")
 
 		// memcached.service has Restart=always: systemd brings a killed
 		// memcached back, and the monitor must still report the crash.
 		c.killMain(t, "memcached.service")
 		c.waitRestarted(t, "memcached.service", s.NRestarts+1, 5*time.Second)
-		expect(t, "monitor after systemd restarted it", c.run(t, "monitor", p...), 1,
+		agenttest.Expect(t, "monitor after systemd restarted it", c.run(t, "monitor", p...), 1,
 			"systemd restarted unit memcached.service 1 time since the cluster started it (Restart=always, max_restarts=0)")
 		// The restarted memcached listens a moment after systemd runs it.
-		expect(t, "monitor with max_restarts=1", c.poll(t, 0, 5*time.Second, "monitor", append(p, "max_restarts=1")...), 0, "")
+		agenttest.Expect(t, "monitor with max_restarts=1", c.poll(t, 0, 5*time.Second, "monitor", append(p, "max_restarts=1")...), 0, "")
 
-		expect(t, "stop", c.run(t, "stop", p...), 0, "")
+		agenttest.Expect(t, "stop", c.run(t, "stop", p...), 0, "")
 		if s := c.state(t, "memcached.service"); !stopped(s) || s.ActiveState != "inactive" {
 			t.Fatalf("memcached is %s/%s (cgroup %q) after stop", s.ActiveState, s.SubState, s.ControlGroup)
 		}
-		expect(t, "monitor after stop", c.run(t, "monitor", append(p, "CRM_meta_interval=10000")...), 7, "")
-		expect(t, "stop again", c.run(t, "stop", p...), 0, "")
-		expect(t, "start after the restarts", c.run(t, "start", p...), 0, "")
-		expect(t, "monitor after a fresh start", c.run(t, "monitor", p...), 0, "")
-		expect(t, "stop", c.run(t, "stop", p...), 0, "")
+		agenttest.Expect(t, "monitor after stop", c.run(t, "monitor", append(p, "CRM_meta_interval=10000")...), 7, "")
+		agenttest.Expect(t, "stop again", c.run(t, "stop", p...), 0, "")
+		agenttest.Expect(t, "start after the restarts", c.run(t, "start", p...), 0, "")
+		agenttest.Expect(t, "monitor after a fresh start", c.run(t, "monitor", p...), 0, "")
+		agenttest.Expect(t, "stop", c.run(t, "stop", p...), 0, "")
 	})
 
 	t.Run("restarts", func(t *testing.T) {
 		p := []string{"unit=goha-flap"}
-		expect(t, "start", c.run(t, "start", p...), 0, "")
+		agenttest.Expect(t, "start", c.run(t, "start", p...), 0, "")
 		c.killMain(t, "goha-flap.service")
 		c.waitState(t, "goha-flap.service", "activating/auto-restart", 2*time.Second)
-		expect(t, "monitor during auto-restart", c.run(t, "monitor", append(p, "max_restarts=5")...), 1,
+		agenttest.Expect(t, "monitor during auto-restart", c.run(t, "monitor", append(p, "max_restarts=5")...), 1,
 			"unit goha-flap.service its main process was killed by SIGKILL and systemd is about to restart it")
 		c.waitRestarted(t, "goha-flap.service", 1, 3*time.Second)
-		expect(t, "monitor after a restart", c.run(t, "monitor", p...), 1, "restarted unit goha-flap.service 1 time")
-		expect(t, "monitor tolerating one restart", c.run(t, "monitor", append(p, "max_restarts=1")...), 0, "")
+		agenttest.Expect(t, "monitor after a restart", c.run(t, "monitor", p...), 1, "restarted unit goha-flap.service 1 time")
+		agenttest.Expect(t, "monitor tolerating one restart", c.run(t, "monitor", append(p, "max_restarts=1")...), 0, "")
 		// Recovery as Pacemaker runs it: stop, start; the count starts over.
-		expect(t, "stop", c.run(t, "stop", p...), 0, "")
-		expect(t, "start", c.run(t, "start", p...), 0, "")
-		expect(t, "monitor after recovery", c.run(t, "monitor", p...), 0, "")
-		expect(t, "stop", c.run(t, "stop", p...), 0, "")
+		agenttest.Expect(t, "stop", c.run(t, "stop", p...), 0, "")
+		agenttest.Expect(t, "start", c.run(t, "start", p...), 0, "")
+		agenttest.Expect(t, "monitor after recovery", c.run(t, "monitor", p...), 0, "")
+		agenttest.Expect(t, "stop", c.run(t, "stop", p...), 0, "")
 	})
 
 	t.Run("http", func(t *testing.T) {
 		p := []string{"unit=goha-web", "http_url=http://127.0.0.1:8080/index.html", "http_regex=goha-o+k"}
-		expect(t, "probe", c.run(t, "monitor", p...), 7, "")
-		expect(t, "start", c.run(t, "start", p...), 0, "")
-		expect(t, "monitor", c.run(t, "monitor", p...), 0, "")
-		expect(t, "monitor of a body that does not match", c.run(t, "monitor", append(p, "http_regex=^nope")...), 1,
+		agenttest.Expect(t, "probe", c.run(t, "monitor", p...), 7, "")
+		agenttest.Expect(t, "start", c.run(t, "start", p...), 0, "")
+		agenttest.Expect(t, "monitor", c.run(t, "monitor", p...), 0, "")
+		agenttest.Expect(t, "monitor of a body that does not match", c.run(t, "monitor", append(p, "http_regex=^nope")...), 1,
 			`unit goha-web.service is active but http_url http://127.0.0.1:8080/index.html: body does not match http_regex "^nope"`)
-		expect(t, "monitor of another status", c.run(t, "monitor", append(p, "http_status=201,300-399")...), 1,
+		agenttest.Expect(t, "monitor of another status", c.run(t, "monitor", append(p, "http_status=201,300-399")...), 1,
 			"status 200, want 201,300-399")
-		expect(t, "monitor of a missing page", c.run(t, "monitor", append(p, "http_url=http://127.0.0.1:8080/missing", "http_regex=")...), 1,
+		agenttest.Expect(t, "monitor of a missing page", c.run(t, "monitor", append(p, "http_url=http://127.0.0.1:8080/missing", "http_regex=")...), 1,
 			"status 404, want 200-399")
-		expect(t, "stop", c.run(t, "stop", p...), 0, "")
+		agenttest.Expect(t, "stop", c.run(t, "stop", p...), 0, "")
 		// start waits for the checks, and fails when they never pass.
 		r := c.run(t, "start", "unit=goha-web", "http_url=http://127.0.0.1:8081/", "CRM_meta_timeout=4000")
-		expect(t, "start whose check never passes", r, 1, "is active but did not pass its health checks within the start timeout: http_url http://127.0.0.1:8081/: dial tcp 127.0.0.1:8081: connect: connection refused")
-		if r.took > 5*time.Second {
-			t.Errorf("start overran its 4 s timeout: %s", r.took)
+		agenttest.Expect(t, "start whose check never passes", r, 1, "is active but did not pass its health checks within the start timeout: http_url http://127.0.0.1:8081/: dial tcp 127.0.0.1:8081: connect: connection refused")
+		if r.Took > 5*time.Second {
+			t.Errorf("start overran its 4 s timeout: %s", r.Took)
 		}
-		expect(t, "stop", c.run(t, "stop", p...), 0, "")
+		agenttest.Expect(t, "stop", c.run(t, "stop", p...), 0, "")
 	})
 
 	t.Run("https", func(t *testing.T) {
@@ -365,82 +331,82 @@ func TestComponent(t *testing.T) {
 			t.Fatal(err)
 		}
 		p := []string{"unit=goha-tls", "http_url=https://127.0.0.1:8443/index.html", "http_regex=goha-ok", "http_tls_verify=false"}
-		expect(t, "start", c.run(t, "start", p...), 0, "")
-		expect(t, "monitor without verification", c.run(t, "monitor", p...), 0, "")
-		expect(t, "monitor verifying against the system's CAs", c.run(t, "monitor", append(p, "http_tls_verify=true")...), 1,
+		agenttest.Expect(t, "start", c.run(t, "start", p...), 0, "")
+		agenttest.Expect(t, "monitor without verification", c.run(t, "monitor", p...), 0, "")
+		agenttest.Expect(t, "monitor verifying against the system's CAs", c.run(t, "monitor", append(p, "http_tls_verify=true")...), 1,
 			"certificate signed by unknown authority")
-		expect(t, "monitor verifying against its CA", c.run(t, "monitor", append(p, "http_tls_verify=true", "http_ca_file="+ca)...), 0, "")
-		expect(t, "validate-all with a missing CA file", c.run(t, "validate-all", append(p, "http_ca_file="+filepath.Join(dir, "none.pem"))...), 5,
+		agenttest.Expect(t, "monitor verifying against its CA", c.run(t, "monitor", append(p, "http_tls_verify=true", "http_ca_file="+ca)...), 0, "")
+		agenttest.Expect(t, "validate-all with a missing CA file", c.run(t, "validate-all", append(p, "http_ca_file="+filepath.Join(dir, "none.pem"))...), 5,
 			"parameter http_ca_file: cannot read")
-		expect(t, "stop", c.run(t, "stop", p...), 0, "")
+		agenttest.Expect(t, "stop", c.run(t, "stop", p...), 0, "")
 	})
 
 	t.Run("exec", func(t *testing.T) {
 		flag := filepath.Join(t.TempDir(), "healthy")
 		p := []string{"unit=goha-web", "exec=/usr/bin/test -e " + flag}
 		os.WriteFile(flag, nil, 0o644)
-		expect(t, "start", c.run(t, "start", p...), 0, "")
-		expect(t, "monitor", c.run(t, "monitor", p...), 0, "")
+		agenttest.Expect(t, "start", c.run(t, "start", p...), 0, "")
+		agenttest.Expect(t, "monitor", c.run(t, "monitor", p...), 0, "")
 		os.Remove(flag)
-		expect(t, "monitor when the command fails", c.run(t, "monitor", p...), 1, "exec /usr/bin/test: exit status 1")
-		expect(t, "monitor when the command fails with output", c.run(t, "monitor", "unit=goha-web", "exec=/bin/ls /nonexistent-goha"), 1,
+		agenttest.Expect(t, "monitor when the command fails", c.run(t, "monitor", p...), 1, "exec /usr/bin/test: exit status 1")
+		agenttest.Expect(t, "monitor when the command fails with output", c.run(t, "monitor", "unit=goha-web", "exec=/bin/ls /nonexistent-goha"), 1,
 			"exec /bin/ls: exit status 2: /bin/ls: cannot access '/nonexistent-goha'")
-		expect(t, "validate-all with a missing program", c.run(t, "validate-all", "unit=goha-web", "exec=/nonexistent/check"), 5,
+		agenttest.Expect(t, "validate-all with a missing program", c.run(t, "validate-all", "unit=goha-web", "exec=/nonexistent/check"), 5,
 			"parameter exec: /nonexistent/check is not an executable file")
-		expect(t, "stop", c.run(t, "stop", p...), 0, "")
+		agenttest.Expect(t, "stop", c.run(t, "stop", p...), 0, "")
 	})
 
 	t.Run("failures", func(t *testing.T) {
-		expect(t, "start of a unit that fails", c.run(t, "start", "unit=goha-oneshot-fails"), 1,
+		agenttest.Expect(t, "start of a unit that fails", c.run(t, "start", "unit=goha-oneshot-fails"), 1,
 			`systemd's start job for goha-oneshot-fails.service ended with "failed": the unit its main process exited with status 4`)
-		expect(t, "monitor of the failed unit", c.run(t, "monitor", "unit=goha-oneshot-fails", "CRM_meta_interval=10000"), 1,
+		agenttest.Expect(t, "monitor of the failed unit", c.run(t, "monitor", "unit=goha-oneshot-fails", "CRM_meta_interval=10000"), 1,
 			"unit goha-oneshot-fails.service failed: its main process exited with status 4")
-		expect(t, "probe of the failed unit", c.run(t, "monitor", "unit=goha-oneshot-fails"), 7, "")
-		expect(t, "stop of the failed unit", c.run(t, "stop", "unit=goha-oneshot-fails"), 0, "")
+		agenttest.Expect(t, "probe of the failed unit", c.run(t, "monitor", "unit=goha-oneshot-fails"), 7, "")
+		agenttest.Expect(t, "stop of the failed unit", c.run(t, "stop", "unit=goha-oneshot-fails"), 0, "")
 		if s := c.state(t, "goha-oneshot-fails.service"); s.ActiveState != "inactive" {
 			t.Fatalf("stop left the failed unit %s, want it reset to inactive", s.ActiveState)
 		}
 
-		expect(t, "start of a missing unit", c.run(t, "start", "unit=goha-none"), 5, "parameter unit: systemd has no unit goha-none.service on this node")
-		expect(t, "probe of a missing unit", c.run(t, "monitor", "unit=goha-none"), 7, "")
-		expect(t, "monitor of a missing unit", c.run(t, "monitor", "unit=goha-none", "CRM_meta_interval=10000"), 5, "no unit goha-none.service")
-		expect(t, "stop of a missing unit", c.run(t, "stop", "unit=goha-none"), 0, "")
-		expect(t, "start of a masked unit", c.run(t, "start", "unit=goha-masked"), 5, "unit goha-masked.service is masked on this node")
+		agenttest.Expect(t, "start of a missing unit", c.run(t, "start", "unit=goha-none"), 5, "parameter unit: systemd has no unit goha-none.service on this node")
+		agenttest.Expect(t, "probe of a missing unit", c.run(t, "monitor", "unit=goha-none"), 7, "")
+		agenttest.Expect(t, "monitor of a missing unit", c.run(t, "monitor", "unit=goha-none", "CRM_meta_interval=10000"), 5, "no unit goha-none.service")
+		agenttest.Expect(t, "stop of a missing unit", c.run(t, "stop", "unit=goha-none"), 0, "")
+		agenttest.Expect(t, "start of a masked unit", c.run(t, "start", "unit=goha-masked"), 5, "unit goha-masked.service is masked on this node")
 
-		expect(t, "start without a unit", c.run(t, "start"), 6, "parameter unit is required")
-		expect(t, "start with a bad unit name", c.run(t, "start", "unit=a b"), 6, "parameter unit has ' '")
-		expect(t, "probe without a unit", c.run(t, "monitor"), 7, "")
-		expect(t, "stop without a unit", c.run(t, "stop"), 0, "")
+		agenttest.Expect(t, "start without a unit", c.run(t, "start"), 6, "parameter unit is required")
+		agenttest.Expect(t, "start with a bad unit name", c.run(t, "start", "unit=a b"), 6, "parameter unit has ' '")
+		agenttest.Expect(t, "probe without a unit", c.run(t, "monitor"), 7, "")
+		agenttest.Expect(t, "stop without a unit", c.run(t, "stop"), 0, "")
 		dead := "unix:path=" + filepath.Join(t.TempDir(), "no-bus")
-		expect(t, "monitor without a bus", c.run(t, "monitor", "unit=goha-web", "bus_address="+dead), 1, "connect to systemd at "+dead)
+		agenttest.Expect(t, "monitor without a bus", c.run(t, "monitor", "unit=goha-web", "bus_address="+dead), 1, "connect to systemd at "+dead)
 	})
 
 	t.Run("DBUS_SYSTEM_BUS_ADDRESS", func(t *testing.T) {
 		p := []string{"unit=goha-web", "-bus_address", "ENV:DBUS_SYSTEM_BUS_ADDRESS=" + c.sys.BusAddress()}
-		expect(t, "start", c.run(t, "start", p...), 0, "")
+		agenttest.Expect(t, "start", c.run(t, "start", p...), 0, "")
 		if s := c.state(t, "goha-web.service"); s.ActiveState != "active" {
 			t.Fatalf("goha-web is %s after a start through DBUS_SYSTEM_BUS_ADDRESS", s.ActiveState)
 		}
-		expect(t, "monitor", c.run(t, "monitor", p...), 0, "")
-		expect(t, "stop", c.run(t, "stop", p...), 0, "")
+		agenttest.Expect(t, "monitor", c.run(t, "monitor", p...), 0, "")
+		agenttest.Expect(t, "stop", c.run(t, "stop", p...), 0, "")
 	})
 
 	t.Run("stop escalates", func(t *testing.T) {
 		p := []string{"unit=goha-stubborn"}
-		expect(t, "start", c.run(t, "start", p...), 0, "")
+		agenttest.Expect(t, "start", c.run(t, "start", p...), 0, "")
 		r := c.run(t, "stop", append(p, "CRM_meta_timeout=6000")...)
-		expect(t, "stop of a unit that ignores SIGTERM", r, 0, "sending SIGKILL")
-		if r.took > 6*time.Second {
-			t.Errorf("stop overran its 6 s timeout: %s", r.took)
+		agenttest.Expect(t, "stop of a unit that ignores SIGTERM", r, 0, "sending SIGKILL")
+		if r.Took > 6*time.Second {
+			t.Errorf("stop overran its 6 s timeout: %s", r.Took)
 		}
 		if s := c.state(t, "goha-stubborn.service"); !stopped(s) {
 			t.Fatalf("goha-stubborn is %s/%s (cgroup %q) after stop", s.ActiveState, s.SubState, s.ControlGroup)
 		}
 
 		p = []string{"unit=goha-leftover"}
-		expect(t, "start", c.run(t, "start", p...), 0, "")
+		agenttest.Expect(t, "start", c.run(t, "start", p...), 0, "")
 		r = c.run(t, "stop", p...)
-		expect(t, "stop of a unit whose child survives (KillMode=process)", r, 0, "sending SIGKILL")
+		agenttest.Expect(t, "stop of a unit whose child survives (KillMode=process)", r, 0, "sending SIGKILL")
 		if s := c.state(t, "goha-leftover.service"); !stopped(s) {
 			t.Fatalf("goha-leftover is %s/%s (cgroup %q) after stop", s.ActiveState, s.SubState, s.ControlGroup)
 		}

@@ -8,7 +8,6 @@ package vdo
 // -short mode.
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -20,6 +19,7 @@ import (
 	"time"
 
 	"github.com/goha-ha/goha/agents/vdo/internal/vdosim"
+	"github.com/goha-ha/goha/internal/agenttest"
 	"github.com/goha-ha/goha/internal/testbuild"
 )
 
@@ -90,15 +90,13 @@ func newBench(t *testing.T, params ...string) *bench {
 	return b
 }
 
+// result is one agent invocation and the simulated commands it ran.
 type result struct {
-	rc             int
-	stdout, stderr string
-	calls          []string // simulated commands the action ran
+	agenttest.Result
+	calls []string
 }
 
-func (r result) String() string {
-	return fmt.Sprintf("rc=%d calls=%q\n%s%s", r.rc, r.calls, r.stdout, r.stderr)
-}
+func (r result) String() string { return fmt.Sprintf("calls=%q %v", r.calls, r.Result) }
 
 const recurring = "OCF_RESKEY_CRM_meta_interval=10000"
 
@@ -108,27 +106,8 @@ func (b *bench) run(t *testing.T, action string, extra ...string) result {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, b.agent, action)
-	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "OCF_ROOT=/usr/lib/ocf", "HA_RSCTMP=" + b.rsctmp,
-		"OCF_RESOURCE_INSTANCE=vdo1", "OCF_RESKEY_CRM_meta_timeout=20000"}
-	for _, p := range append(append([]string{}, b.params...), extra...) {
-		if strings.HasPrefix(p, "OCF_") {
-			cmd.Env = append(cmd.Env, p)
-		} else {
-			cmd.Env = append(cmd.Env, "OCF_RESKEY_"+p)
-		}
-	}
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err = cmd.Run()
-	r := result{stdout: out.String(), stderr: errb.String()}
-	if ee, ok := err.(*exec.ExitError); ok {
-		r.rc = ee.ExitCode()
-	} else if err != nil {
-		t.Fatalf("run agent %s: %v", action, err)
-	}
+	params := append(append([]string{"CRM_meta_timeout=20000"}, b.params...), extra...)
+	r := result{Result: agenttest.Run(t, 60*time.Second, agenttest.Env(b.rsctmp, "vdo1", params...), b.agent, action)}
 	after, err := b.sim.Calls()
 	if err != nil {
 		t.Fatal(err)
@@ -137,11 +116,10 @@ func (b *bench) run(t *testing.T, action string, extra ...string) result {
 	return r
 }
 
+// expect is agenttest.Expect, naming the simulated commands on failure.
 func expect(t *testing.T, what string, r result, rc int, reason string) {
 	t.Helper()
-	if r.rc != rc || !strings.Contains(r.stderr, reason) {
-		t.Fatalf("%s: got %v\nwant rc=%d with %q", what, r, rc, reason)
-	}
+	agenttest.Expect(t, fmt.Sprintf("%s (ran %q)", what, r.calls), r.Result, rc, reason)
 }
 
 // expectCalls fails unless the action ran exactly the commands want.

@@ -22,6 +22,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/goha-ha/goha/internal/agenttest"
 	"github.com/goha-ha/goha/internal/testbuild"
 )
 
@@ -111,46 +112,12 @@ func (l *lab) mac(t *testing.T, ns, dev string) net.HardwareAddr {
 	return mac
 }
 
-// result is one agent invocation.
-type result struct {
-	rc             int
-	stdout, stderr string
-}
-
-func (r result) String() string { return fmt.Sprintf("rc=%d\n%s%s", r.rc, r.stdout, r.stderr) }
-
 // agent runs the agent binary in the node namespace, params as NAME=VALUE
 // (OCF_* names are passed as they are, others become OCF_RESKEY_NAME).
-func (l *lab) agent(t *testing.T, action string, params ...string) result {
+func (l *lab) agent(t *testing.T, action string, params ...string) agenttest.Result {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "ip", "netns", "exec", l.node, agentBinary(t), action)
-	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "OCF_ROOT=/usr/lib/ocf", "HA_RSCTMP=" + t.TempDir()}
-	for _, p := range params {
-		if strings.HasPrefix(p, "OCF_") {
-			cmd.Env = append(cmd.Env, p)
-		} else {
-			cmd.Env = append(cmd.Env, "OCF_RESKEY_"+p)
-		}
-	}
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	r := result{stdout: out.String(), stderr: errb.String()}
-	if ee, ok := err.(*exec.ExitError); ok {
-		r.rc = ee.ExitCode()
-	} else if err != nil {
-		t.Fatalf("run agent %s: %v", action, err)
-	}
-	return r
-}
-
-func (l *lab) expect(t *testing.T, what string, r result, rc int, reason string) {
-	t.Helper()
-	if r.rc != rc || !strings.Contains(r.stderr, reason) {
-		t.Fatalf("%s: got %v\nwant rc=%d with %q", what, r, rc, reason)
-	}
+	env := agenttest.Env(t.TempDir(), "v", params...)
+	return agenttest.Run(t, 60*time.Second, env, "ip", "netns", "exec", l.node, agentBinary(t), action)
 }
 
 // addrLine is the node's `ip -o addr` line for addr ("" when absent).
@@ -254,8 +221,8 @@ func TestComponentIPv4Lifecycle(t *testing.T) {
 	// The peer believes the address is elsewhere, as after a failover.
 	run(t, "ip", "-n", l.peer, "neigh", "replace", vip, "lladdr", "02:00:00:00:00:99", "dev", l.peerDev, "nud", "stale")
 
-	l.expect(t, "probe before start", l.agent(t, "monitor", p...), 7, "")
-	l.expect(t, "recurring monitor before start", l.agent(t, "monitor", append(p, recurring)...), 7, "is not on "+l.nodeDev)
+	agenttest.Expect(t, "probe before start", l.agent(t, "monitor", p...), 7, "")
+	agenttest.Expect(t, "recurring monitor before start", l.agent(t, "monitor", append(p, recurring)...), 7, "is not on "+l.nodeDev)
 
 	arps := l.listenOnPeer(t, etherTypeARP).collect(time.Second, 10*time.Second, func(b []byte, src net.HardwareAddr) bool {
 		a, ok := parseARP(b)
@@ -263,7 +230,7 @@ func TestComponentIPv4Lifecycle(t *testing.T) {
 			bytes.Equal(a.SenderHW, l.nodeMAC) && bytes.Equal(src, l.nodeMAC)
 	})
 	begin := time.Now()
-	l.expect(t, "start", l.agent(t, "start", p...), 0, "announced "+vip)
+	agenttest.Expect(t, "start", l.agent(t, "start", p...), 0, "announced "+vip)
 	if took := time.Since(begin); took < 300*time.Millisecond {
 		t.Errorf("start took %v: 3 announcements 150 ms apart need 300 ms", took)
 	}
@@ -285,39 +252,39 @@ func TestComponentIPv4Lifecycle(t *testing.T) {
 		t.Errorf("peer neighbour entry %q does not point at the node's %s", neigh, l.nodeMAC)
 	}
 
-	l.expect(t, "monitor", l.agent(t, "monitor", append(p, recurring)...), 0, "")
-	l.expect(t, "probe", l.agent(t, "monitor", p...), 0, "")
-	l.expect(t, "monitor level 10", l.agent(t, "monitor", append(p, recurring, "OCF_CHECK_LEVEL=10")...), 0, "")
-	l.expect(t, "second start", l.agent(t, "start", p...), 0, "already on")
+	agenttest.Expect(t, "monitor", l.agent(t, "monitor", append(p, recurring)...), 0, "")
+	agenttest.Expect(t, "probe", l.agent(t, "monitor", p...), 0, "")
+	agenttest.Expect(t, "monitor level 10", l.agent(t, "monitor", append(p, recurring, "OCF_CHECK_LEVEL=10")...), 0, "")
+	agenttest.Expect(t, "second start", l.agent(t, "start", p...), 0, "already on")
 
 	// Link down on the wire: the peer's end goes away, the node loses carrier.
 	run(t, "ip", "-n", l.peer, "link", "set", l.peerDev, "down")
-	l.expect(t, "monitor without carrier", l.agent(t, "monitor", append(p, recurring)...), 7, "has no carrier")
+	agenttest.Expect(t, "monitor without carrier", l.agent(t, "monitor", append(p, recurring)...), 7, "has no carrier")
 	run(t, "ip", "-n", l.peer, "link", "set", l.peerDev, "up")
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second+announceMargin)
 	defer cancel()
 	waitFor(ctx, func() (bool, error) {
 		return strings.Contains(run(t, "ip", "-n", l.node, "link", "show", l.nodeDev), "LOWER_UP"), nil
 	})
-	l.expect(t, "monitor with carrier back", l.agent(t, "monitor", append(p, recurring)...), 0, "")
+	agenttest.Expect(t, "monitor with carrier back", l.agent(t, "monitor", append(p, recurring)...), 0, "")
 
-	l.expect(t, "stop", l.agent(t, "stop", p...), 0, "removing "+vip+"/24")
+	agenttest.Expect(t, "stop", l.agent(t, "stop", p...), 0, "removing "+vip+"/24")
 	if line := l.addrLine(t, l.node, l.nodeDev, vip+"/24"); line != "" {
 		t.Errorf("address still there after stop: %q", line)
 	}
 	if l.addrLine(t, l.node, l.nodeDev, "10.77.0.1/24") == "" {
 		t.Error("stop removed the node's own address")
 	}
-	l.expect(t, "second stop", l.agent(t, "stop", p...), 0, "")
-	l.expect(t, "monitor after stop", l.agent(t, "monitor", append(p, recurring)...), 7, "")
-	l.expect(t, "probe after stop", l.agent(t, "monitor", p...), 7, "")
+	agenttest.Expect(t, "second stop", l.agent(t, "stop", p...), 0, "")
+	agenttest.Expect(t, "monitor after stop", l.agent(t, "monitor", append(p, recurring)...), 7, "")
+	agenttest.Expect(t, "probe after stop", l.agent(t, "monitor", p...), 7, "")
 
 	// stop succeeds when the interface itself is gone.
 	np := []string{"ip=" + vip, "nic=" + l.nodeDev, "cidr_netmask=24"}
-	l.expect(t, "start with nic", l.agent(t, "start", np...), 0, "")
+	agenttest.Expect(t, "start with nic", l.agent(t, "start", np...), 0, "")
 	run(t, "ip", "-n", l.node, "link", "del", l.nodeDev)
-	l.expect(t, "stop without the interface", l.agent(t, "stop", np...), 0, "")
-	l.expect(t, "probe without the interface", l.agent(t, "monitor", np...), 7, "")
+	agenttest.Expect(t, "stop without the interface", l.agent(t, "stop", np...), 0, "")
+	agenttest.Expect(t, "probe without the interface", l.agent(t, "monitor", np...), 7, "")
 }
 
 func TestComponentIPv4Conflict(t *testing.T) {
@@ -326,18 +293,18 @@ func TestComponentIPv4Conflict(t *testing.T) {
 	run(t, "ip", "-n", l.peer, "addr", "add", vip+"/24", "dev", l.peerDev)
 	p := []string{"ip=" + vip, "nic=" + l.nodeDev, "cidr_netmask=24", "arp_interval=10"}
 
-	l.expect(t, "start with conflict_check", l.agent(t, "start", append(p, "conflict_check=true")...), 1,
+	agenttest.Expect(t, "start with conflict_check", l.agent(t, "start", append(p, "conflict_check=true")...), 1,
 		"ocf-exit-reason:"+vip+" is already in use by "+l.peerMAC.String())
 	if line := l.addrLine(t, l.node, l.nodeDev, vip+"/24"); line != "" {
 		t.Fatalf("refused start added the address: %q", line)
 	}
 	// Without the check IPv4 has no detection: the duplicate comes up, and
 	// the deep monitor is what notices it.
-	l.expect(t, "start without conflict_check", l.agent(t, "start", p...), 0, "")
-	l.expect(t, "monitor level 0", l.agent(t, "monitor", append(p, recurring)...), 0, "")
-	l.expect(t, "monitor level 10", l.agent(t, "monitor", append(p, recurring, "OCF_CHECK_LEVEL=10")...), 1,
+	agenttest.Expect(t, "start without conflict_check", l.agent(t, "start", p...), 0, "")
+	agenttest.Expect(t, "monitor level 0", l.agent(t, "monitor", append(p, recurring)...), 0, "")
+	agenttest.Expect(t, "monitor level 10", l.agent(t, "monitor", append(p, recurring, "OCF_CHECK_LEVEL=10")...), 1,
 		"ocf-exit-reason:"+vip+" is already in use by "+l.peerMAC.String())
-	l.expect(t, "stop", l.agent(t, "stop", p...), 0, "")
+	agenttest.Expect(t, "stop", l.agent(t, "stop", p...), 0, "")
 	if l.addrLine(t, l.peer, l.peerDev, vip+"/24") == "" {
 		t.Error("the peer's address is gone")
 	}
@@ -360,7 +327,7 @@ func TestComponentIPv6(t *testing.T) {
 		}
 		return true
 	})
-	l.expect(t, "start", l.agent(t, "start", p...), 0, "announced "+vip)
+	agenttest.Expect(t, "start", l.agent(t, "start", p...), 0, "announced "+vip)
 	got := <-advs
 	if got.err != nil {
 		t.Fatalf("capture: %v", got.err)
@@ -376,21 +343,21 @@ func TestComponentIPv6(t *testing.T) {
 	if neigh := run(t, "ip", "-n", l.peer, "neigh", "show", vip, "dev", l.peerDev); !strings.Contains(neigh, l.nodeMAC.String()) {
 		t.Errorf("peer neighbour entry %q does not point at the node's %s", neigh, l.nodeMAC)
 	}
-	l.expect(t, "monitor", l.agent(t, "monitor", append(p, recurring)...), 0, "")
-	l.expect(t, "monitor level 10", l.agent(t, "monitor", append(p, recurring, "OCF_CHECK_LEVEL=10")...), 0, "")
-	l.expect(t, "stop", l.agent(t, "stop", p...), 0, "")
+	agenttest.Expect(t, "monitor", l.agent(t, "monitor", append(p, recurring)...), 0, "")
+	agenttest.Expect(t, "monitor level 10", l.agent(t, "monitor", append(p, recurring, "OCF_CHECK_LEVEL=10")...), 0, "")
+	agenttest.Expect(t, "stop", l.agent(t, "stop", p...), 0, "")
 	if line := l.addrLine(t, l.node, l.nodeDev, vip+"/64"); line != "" {
 		t.Errorf("address still there after stop: %q", line)
 	}
-	l.expect(t, "probe after stop", l.agent(t, "monitor", p...), 7, "")
+	agenttest.Expect(t, "probe after stop", l.agent(t, "monitor", p...), 7, "")
 
 	// The peer owns another address: the kernel's DAD and our probe catch it.
 	dup := "fd00:77::60"
 	run(t, "ip", "-n", l.peer, "addr", "add", dup+"/64", "dev", l.peerDev, "nodad")
 	dp := []string{"ip=" + dup, "nic=" + l.nodeDev, "cidr_netmask=64"}
-	l.expect(t, "start with conflict_check", l.agent(t, "start", append(dp, "conflict_check=1")...), 1,
+	agenttest.Expect(t, "start with conflict_check", l.agent(t, "start", append(dp, "conflict_check=1")...), 1,
 		"ocf-exit-reason:"+dup+" is already in use by "+l.peerMAC.String())
-	l.expect(t, "start into a duplicate", l.agent(t, "start", dp...), 1,
+	agenttest.Expect(t, "start into a duplicate", l.agent(t, "start", dp...), 1,
 		"ocf-exit-reason:"+dup+" is already in use by "+l.peerMAC.String()+" on "+l.nodeDev+" (duplicate address detection failed)")
 	if line := l.addrLine(t, l.node, l.nodeDev, dup+"/64"); line != "" {
 		t.Errorf("failed start left %q behind", line)
@@ -412,10 +379,10 @@ func TestComponentValidateAll(t *testing.T) {
 	}
 	for _, tt := range tests {
 		for _, action := range []string{"validate-all", "start"} {
-			l.expect(t, tt.name+" "+action, l.agent(t, action, tt.params...), 6, tt.reason)
+			agenttest.Expect(t, tt.name+" "+action, l.agent(t, action, tt.params...), 6, tt.reason)
 		}
 	}
-	l.expect(t, "good configuration", l.agent(t, "validate-all", "ip=10.77.0.50"), 0, "")
+	agenttest.Expect(t, "good configuration", l.agent(t, "validate-all", "ip=10.77.0.50"), 0, "")
 }
 
 // TestComponentOCFTester runs resource-agents' own conformance test on the
