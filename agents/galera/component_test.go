@@ -466,21 +466,26 @@ func TestComponentDeepMonitor(t *testing.T) {
 			t.Fatalf("the check password appeared in the agent's output:\n%v", r)
 		}
 	}
-	for _, f := range []string{hafile, debugfile} {
-		b, _ := os.ReadFile(f)
-		if bytes.Contains(b, []byte(password)) {
-			t.Fatalf("the check password appeared in %s:\n%s", f, b)
-		}
-	}
 	if err := db.QueryRowContext(ctx, "SELECT token FROM goha_cred.galera_check WHERE node = ?", n.host).Scan(&token); err != nil {
 		t.Fatalf("monitor as gohacheck left no row in goha_cred.galera_check: %v", err)
 	}
 
-	// The credentials really come from the file: a wrong password there fails.
+	// The credentials really come from the file: a wrong password there
+	// fails, and the failure, which the agent logs, names no password
+	// (the wrong one begins with the right one) in its reason or its logs.
 	writeDefaults(password + "x")
-	r := n.must(t, 1, "monitor", check...)
+	r := n.must(t, 1, "monitor", append(check, "HA_LOGFILE="+hafile, "HA_DEBUGLOG="+debugfile)...)
 	if !strings.Contains(r.Stderr, "ocf-exit-reason:") || strings.Contains(r.Stderr, password) {
 		t.Fatalf("monitor with a wrong password: want an exit reason without the password, got %v", r)
+	}
+	for _, f := range []string{hafile, debugfile} {
+		b, err := os.ReadFile(f)
+		if err != nil || len(b) == 0 {
+			t.Fatalf("the failed monitor logged nothing to %s (%v): the check below would prove nothing", f, err)
+		}
+		if bytes.Contains(b, []byte(password)) {
+			t.Fatalf("the check password appeared in %s:\n%s", f, b)
+		}
 	}
 }
 
