@@ -42,6 +42,7 @@ type Report struct {
 	Traced    int // extra calls per agent under strace, for forks and execs
 	Results   []Result
 	Loads     []LoadResult // comparisons under client load
+	Spec      *SpecScale   // goha cib bench-spec at scale, with crm_verify
 	Scenarios []Scenario
 	// ScenarioSource says where scenario results were looked for, for the
 	// line shown when there are none.
@@ -197,6 +198,13 @@ func (r Report) Markdown(w io.Writer) error {
 	if len(r.Loads) > 0 {
 		b.WriteString("\n")
 		if err := WriteLoadResults(&b, r.Loads); err != nil {
+			return err
+		}
+	}
+
+	if r.Spec != nil {
+		b.WriteString("\n")
+		if err := WriteSpecScale(&b, *r.Spec); err != nil {
 			return err
 		}
 	}
