@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/goha-ha/goha/internal/lab"
 	"github.com/goha-ha/goha/internal/labmariadb"
 )
 
@@ -264,7 +265,7 @@ func (fx *galeraFixture) waitReplaced(t *testing.T, ctx context.Context, old map
 }
 
 // cloneState reads the clone's state as node sees it.
-func (fx *galeraFixture) cloneState(t *testing.T, ctx context.Context, node string) labmariadb.CloneState {
+func (fx *galeraFixture) cloneState(t *testing.T, ctx context.Context, node string) lab.CloneState {
 	t.Helper()
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()

@@ -111,7 +111,7 @@ func (fx *mysqlFixture) waitRoles(t *testing.T, ctx context.Context, not, what s
 	t.Helper()
 	wctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 	defer cancel()
-	st, err := labmariadb.WaitRoles(wctx, fx.l, fx.l.Nodes(), what, func(c labmariadb.CloneState) bool {
+	st, err := labmariadb.WaitRoles(wctx, fx.l, fx.l.Nodes(), what, func(c lab.CloneState) bool {
 		p := c.Promoted()
 		return len(p) == 1 && p[0] != not && c.Roles[other(p[0])] == "Unpromoted"
 	})
@@ -315,7 +315,7 @@ func TestMySQL(t *testing.T) {
 		t.Cleanup(func() { _ = fx.l.Heal(context.Background()) })
 		stop := fx.probeWrites(t, ctx, old)
 		wctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
-		_, err := labmariadb.WaitRoles(wctx, fx.l, []string{replica, mysqlQuorum}, "promotion on the majority side", func(c labmariadb.CloneState) bool {
+		_, err := labmariadb.WaitRoles(wctx, fx.l, []string{replica, mysqlQuorum}, "promotion on the majority side", func(c lab.CloneState) bool {
 			return slices.Equal(c.Promoted(), []string{replica})
 		})
 		cancel()
@@ -354,7 +354,7 @@ func TestMySQL(t *testing.T) {
 		fx.pcs(t, ctx, "resource", "move-with-constraint", mysqlClone, replica, "--promoted")
 		t.Cleanup(func() { fx.pcs(t, context.Background(), "resource", "clear", mysqlClone) })
 		wctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-		st, err := labmariadb.WaitRoles(wctx, fx.l, fx.l.Nodes(), "refused promotion", func(c labmariadb.CloneState) bool {
+		st, err := labmariadb.WaitRoles(wctx, fx.l, fx.l.Nodes(), "refused promotion", func(c lab.CloneState) bool {
 			for _, f := range c.Failures {
 				if strings.Contains(f, "not promoting "+replica) {
 					return true

@@ -65,7 +65,6 @@ package e2e
 import (
 	"context"
 	"encoding/json"
-	"encoding/xml"
 	"fmt"
 	"io"
 	"net"
@@ -515,35 +514,16 @@ func (s *vpStack) view(ctx context.Context, node string) (vpView, error) {
 	if err != nil {
 		return vpView{}, err
 	}
-	var x struct {
-		Clones []struct {
-			ID        string `xml:"id,attr"`
-			Resources []struct {
-				ID    string `xml:"id,attr"`
-				Role  string `xml:"role,attr"`
-				Nodes []struct {
-					Name string `xml:"name,attr"`
-				} `xml:"node"`
-			} `xml:"resource"`
-		} `xml:"resources>clone"`
-	}
-	if err := xml.Unmarshal(out, &x); err != nil {
-		return vpView{}, fmt.Errorf("parse crm_mon XML: %w", err)
+	drbd, err := lab.ParseCloneState(out, vpDRBD)
+	if err != nil {
+		return vpView{}, err
 	}
 	vv := vpView{ClusterView: v, drbd: map[string]string{}}
-	for _, c := range x.Clones {
-		if c.ID != vpClone {
-			continue
+	for n, role := range drbd.Roles {
+		if legacy, ok := map[string]string{"Master": "Promoted", "Slave": "Unpromoted"}[role]; ok {
+			role = legacy
 		}
-		for _, r := range c.Resources {
-			role := map[string]string{"Master": "Promoted", "Slave": "Unpromoted"}[r.Role]
-			if role == "" {
-				role = r.Role
-			}
-			for _, n := range r.Nodes {
-				vv.drbd[n.Name] = role
-			}
-		}
+		vv.drbd[n] = role
 	}
 	return vv, nil
 }

@@ -111,7 +111,7 @@ func runFileFabricDemo(ctx context.Context, w io.Writer, name string) error {
 func demoWriter(ctx context.Context, l *lab.Lab, not string, say func(string, ...any)) (string, error) {
 	wctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 	defer cancel()
-	st, err := labmariadb.WaitRoles(wctx, l, l.Nodes(), "the writer", func(c labmariadb.CloneState) bool {
+	st, err := labmariadb.WaitRoles(wctx, l, l.Nodes(), "the writer", func(c lab.CloneState) bool {
 		p := c.Promoted()
 		return len(p) == 1 && p[0] != not
 	})

@@ -236,3 +236,76 @@ func (l *Lab) configureFencing(ctx context.Context, s *State) error {
 	l.logf("fencing on: %s (fence_goha_lab) started on %s", FenceResourceID, where)
 	return nil
 }
+
+// CloneState is what crm_mon reports about the instances of a clone.
+type CloneState struct {
+	Roles    map[string]string // node -> role of the instance active there
+	Failures []string          // failed operations, "node op rc=N (reason)"
+}
+
+// Promoted lists the nodes whose instance is promoted, sorted.
+func (c CloneState) Promoted() []string { return c.withRole("Promoted") }
+
+func (c CloneState) withRole(role string) []string {
+	var ns []string
+	for n, r := range c.Roles {
+		if r == role {
+			ns = append(ns, n)
+		}
+	}
+	sort.Strings(ns)
+	return ns
+}
+
+type crmMonClones struct {
+	Clones []struct {
+		ID        string `xml:"id,attr"`
+		Resources []struct {
+			ID    string `xml:"id,attr"`
+			Role  string `xml:"role,attr"`
+			Nodes []struct {
+				Name string `xml:"name,attr"`
+			} `xml:"node"`
+		} `xml:"resource"`
+	} `xml:"resources>clone"`
+	Failures []struct {
+		OpKey      string `xml:"op_key,attr"`
+		Node       string `xml:"node,attr"`
+		ExitStatus string `xml:"exitstatus,attr"`
+		ExitReason string `xml:"exitreason,attr"`
+		RC         string `xml:"exitcode,attr"`
+	} `xml:"failures>failure"`
+}
+
+// ParseCloneState reads the instances of the clone of primitive rsc from
+// `crm_mon --output-as=xml`. ParseCrmMon keys roles by primitive id,
+// which every instance of an anonymous clone shares; here they are keyed
+// by node. Instances that run nowhere (role Stopped) are left out.
+func ParseCloneState(b []byte, rsc string) (CloneState, error) {
+	var x crmMonClones
+	if err := xml.Unmarshal(b, &x); err != nil {
+		return CloneState{}, fmt.Errorf("parse crm_mon XML: %w", err)
+	}
+	st := CloneState{Roles: map[string]string{}}
+	for _, c := range x.Clones {
+		for _, r := range c.Resources {
+			if r.ID != rsc && !strings.HasPrefix(r.ID, rsc+":") {
+				continue
+			}
+			for _, n := range r.Nodes {
+				st.Roles[n.Name] = r.Role
+			}
+		}
+	}
+	for _, f := range x.Failures {
+		if !strings.HasPrefix(f.OpKey, rsc+"_") {
+			continue
+		}
+		s := fmt.Sprintf("%s %s rc=%s", f.Node, f.OpKey, f.RC)
+		if f.ExitReason != "" {
+			s += " (" + f.ExitReason + ")"
+		}
+		st.Failures = append(st.Failures, s)
+	}
+	return st, nil
+}

@@ -2,9 +2,7 @@ package labmariadb
 
 import (
 	"context"
-	"encoding/xml"
 	"fmt"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -80,93 +78,20 @@ func Create(ctx context.Context, l *lab.Lab, agent string, extra ...string) erro
 	return last
 }
 
-// CloneState is what crm_mon reports about the instances of a clone.
-type CloneState struct {
-	Roles    map[string]string // node -> role of the instance active there
-	Failures []string          // failed operations, "node op rc=N (reason)"
-}
-
-// Promoted lists the nodes whose instance is promoted, sorted.
-func (c CloneState) Promoted() []string { return c.withRole("Promoted") }
-
-func (c CloneState) withRole(role string) []string {
-	var ns []string
-	for n, r := range c.Roles {
-		if r == role {
-			ns = append(ns, n)
-		}
-	}
-	sort.Strings(ns)
-	return ns
-}
-
-type crmMonClones struct {
-	Clones []struct {
-		ID        string `xml:"id,attr"`
-		Resources []struct {
-			ID    string `xml:"id,attr"`
-			Role  string `xml:"role,attr"`
-			Nodes []struct {
-				Name string `xml:"name,attr"`
-			} `xml:"node"`
-		} `xml:"resource"`
-	} `xml:"resources>clone"`
-	Failures []struct {
-		OpKey      string `xml:"op_key,attr"`
-		Node       string `xml:"node,attr"`
-		ExitStatus string `xml:"exitstatus,attr"`
-		ExitReason string `xml:"exitreason,attr"`
-		RC         string `xml:"exitcode,attr"`
-	} `xml:"failures>failure"`
-}
-
-// ParseCloneState reads the instances of the clone of primitive rsc from
-// `crm_mon --output-as=xml`. lab.ParseCrmMon keys roles by primitive id,
-// which every instance of an anonymous clone shares; here they are keyed
-// by node. Instances that run nowhere (role Stopped) are left out.
-func ParseCloneState(b []byte, rsc string) (CloneState, error) {
-	var x crmMonClones
-	if err := xml.Unmarshal(b, &x); err != nil {
-		return CloneState{}, fmt.Errorf("parse crm_mon XML: %w", err)
-	}
-	st := CloneState{Roles: map[string]string{}}
-	for _, c := range x.Clones {
-		for _, r := range c.Resources {
-			if r.ID != rsc && !strings.HasPrefix(r.ID, rsc+":") {
-				continue
-			}
-			for _, n := range r.Nodes {
-				st.Roles[n.Name] = r.Role
-			}
-		}
-	}
-	for _, f := range x.Failures {
-		if !strings.HasPrefix(f.OpKey, rsc+"_") {
-			continue
-		}
-		s := fmt.Sprintf("%s %s rc=%s", f.Node, f.OpKey, f.RC)
-		if f.ExitReason != "" {
-			s += " (" + f.ExitReason + ")"
-		}
-		st.Failures = append(st.Failures, s)
-	}
-	return st, nil
-}
-
 // Clone reads the state of the Galera clone as node sees it.
-func Clone(ctx context.Context, l *lab.Lab, node string) (CloneState, error) {
+func Clone(ctx context.Context, l *lab.Lab, node string) (lab.CloneState, error) {
 	out, err := l.Exec(ctx, node, "crm_mon", "-1", "--output-as=xml")
 	if err != nil {
-		return CloneState{}, err
+		return lab.CloneState{}, err
 	}
-	return ParseCloneState(out, Resource)
+	return lab.ParseCloneState(out, Resource)
 }
 
 // WaitRoles polls crm_mon on the nodes (first that answers) until done
 // accepts the clone's state, and returns that state. The error on timeout
 // names the last state seen.
-func WaitRoles(ctx context.Context, l *lab.Lab, nodes []string, what string, done func(CloneState) bool) (CloneState, error) {
-	var last CloneState
+func WaitRoles(ctx context.Context, l *lab.Lab, nodes []string, what string, done func(lab.CloneState) bool) (lab.CloneState, error) {
+	var last lab.CloneState
 	lastErr := "no answer"
 	for {
 		for _, n := range nodes {
@@ -206,7 +131,7 @@ func firstLine(s string) string {
 // WaitAllPromoted waits until the instance on every one of nodes is
 // promoted, asking crm_mon on those nodes.
 func WaitAllPromoted(ctx context.Context, l *lab.Lab, nodes []string) error {
-	_, err := WaitRoles(ctx, l, nodes, fmt.Sprintf("%s not promoted on all of %v", Resource, nodes), func(st CloneState) bool {
+	_, err := WaitRoles(ctx, l, nodes, fmt.Sprintf("%s not promoted on all of %v", Resource, nodes), func(st lab.CloneState) bool {
 		for _, n := range nodes {
 			if st.Roles[n] != "Promoted" {
 				return false
@@ -220,7 +145,7 @@ func WaitAllPromoted(ctx context.Context, l *lab.Lab, nodes []string) error {
 // WaitStopped waits until no instance runs on any of nodes, asking crm_mon
 // on the asked nodes.
 func WaitStopped(ctx context.Context, l *lab.Lab, ask, nodes []string) error {
-	_, err := WaitRoles(ctx, l, ask, fmt.Sprintf("%s still active on some of %v", Resource, nodes), func(st CloneState) bool {
+	_, err := WaitRoles(ctx, l, ask, fmt.Sprintf("%s still active on some of %v", Resource, nodes), func(st lab.CloneState) bool {
 		for _, n := range nodes {
 			if r, ok := st.Roles[n]; ok && r != "Stopped" {
 				return false
