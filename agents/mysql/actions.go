@@ -283,7 +283,7 @@ func (in *instance) launch(ctx context.Context) (int, error) {
 		// the other server may lack; otherwise recovery commits them and
 		// this server rejoins holding errant transactions.
 		argv = append(argv, "--init-rpl-role=SLAVE")
-	} else {
+	} else if v.MariaDB {
 		in.r.Log.Warnf("%s %d.%d.%d cannot drop unacknowledged commits at crash recovery (MariaDB 10.6.19, 10.11.9, 11.4.3 or later can): "+
 			"a crashed writer may come back holding transactions its replica lacks", in.server.Binary, v.Major, v.Minor, v.Patch)
 	}
@@ -291,12 +291,35 @@ func (in *instance) launch(ctx context.Context) (int, error) {
 		argv = append(argv, "--rpl-semi-sync-slave-enabled=ON")
 	}
 	argv = append(argv, in.server.Extra...)
+	if err := in.removeSocketLock(); err != nil {
+		return 0, ocf.Wrap(ocf.ErrGeneric, err, "start server")
+	}
 	pid, err := in.server.Launch(argv)
 	if err != nil {
 		return 0, ocf.Wrap(ocf.ErrGeneric, err, "start server")
 	}
 	in.r.Log.Infof("started %s (pid %d), read-only", in.server.Binary, pid)
 	return pid, nil
+}
+
+// removeSocketLock removes the lock file MySQL keeps beside its unix
+// socket, left behind by a server that crashed or was killed. launch runs
+// only when no server of this resource is running, so the file is stale;
+// but MySQL refuses to start ("Another process with pid N is using unix
+// socket file") whenever the pid it names exists, and after a crash that
+// pid may be a process not yet reaped or another program's. MariaDB keeps
+// no such file.
+func (in *instance) removeSocketLock() error {
+	lock := in.server.Socket + ".lock"
+	pid, _ := proc.ReadPidFile(lock)
+	if err := os.Remove(lock); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil
+		}
+		return fmt.Errorf("remove stale socket lock: %w", err)
+	}
+	in.r.Log.Infof("removed %s left by server pid %d, which is gone", lock, pid)
+	return nil
 }
 
 // waitAnswer waits until the local server answers on its socket, failing

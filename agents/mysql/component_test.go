@@ -43,6 +43,24 @@ func newFixture(t *testing.T, extra ...string) *fixture {
 	if why := mysqlpair.Missing(); why != "" {
 		t.Skip("component test: " + why)
 	}
+	f, dir := newBareFixture(t, extra)
+	pair, err := mysqlpair.New(filepath.Join(dir, "pair"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := pair.Close(); err != nil {
+			t.Errorf("close pair: %v", err)
+		}
+	})
+	f.pair = pair
+	return f
+}
+
+// newBareFixture builds the agent and the fake crm_attribute in a
+// directory of the test's own, and returns it without a pair.
+func newBareFixture(t *testing.T, extra []string) (*fixture, string) {
+	t.Helper()
 	dir, err := os.MkdirTemp("", "goha-mysql-")
 	if err != nil {
 		t.Fatal(err)
@@ -59,16 +77,7 @@ func newFixture(t *testing.T, extra ...string) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pair, err := mysqlpair.New(filepath.Join(dir, "pair"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := pair.Close(); err != nil {
-			t.Errorf("close pair: %v", err)
-		}
-	})
-	return &fixture{t: t, pair: pair, agent: agent, crm: crm, tmp: filepath.Join(dir, "rsctmp"), extra: extra}
+	return &fixture{t: t, agent: agent, crm: crm, tmp: filepath.Join(dir, "rsctmp"), extra: extra}, dir
 }
 
 // env is what Pacemaker would pass for node i.

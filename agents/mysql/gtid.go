@@ -65,14 +65,25 @@ func ParseGTIDSet(s string) (GTIDSet, error) {
 	return g, nil
 }
 
-// addMySQL adds "uuid:1-5:7" to g.
+// addMySQL adds "uuid:1-5:7" to g, or with MySQL 8.3's tags
+// "uuid:1-5:tag:1-3", where each tagged run is a source of its own.
 func (g GTIDSet) addMySQL(part string) error {
 	f := strings.Split(part, ":")
 	uuid := strings.ToLower(f[0])
 	if len(uuid) != 36 || len(f) < 2 {
 		return fmt.Errorf("gtid %q: want uuid:interval[:interval...]", part)
 	}
+	src, untagged := uuid, false
+	touched := []string{}
 	for _, iv := range f[1:] {
+		if isGTIDTag(iv) {
+			if untagged {
+				return fmt.Errorf("gtid %q: tag %q without an interval", part, src)
+			}
+			src, untagged = uuid+":"+strings.ToLower(iv), true
+			continue
+		}
+		untagged = false
 		lo, hi, isRange := strings.Cut(iv, "-")
 		a, err1 := strconv.ParseUint(lo, 10, 64)
 		b := a
@@ -83,10 +94,31 @@ func (g GTIDSet) addMySQL(part string) error {
 		if err1 != nil || err2 != nil || a == 0 || b < a {
 			return fmt.Errorf("gtid %q: bad interval %q", part, iv)
 		}
-		g.ranges[uuid] = append(g.ranges[uuid], interval{a, b})
+		g.ranges[src] = append(g.ranges[src], interval{a, b})
+		touched = append(touched, src)
 	}
-	g.ranges[uuid] = normalise(g.ranges[uuid])
+	if untagged {
+		return fmt.Errorf("gtid %q: tag %q without an interval", part, src)
+	}
+	for _, src := range touched {
+		g.ranges[src] = normalise(g.ranges[src])
+	}
 	return nil
+}
+
+// isGTIDTag reports whether s is a MySQL GTID tag: a letter or underscore,
+// then up to 31 letters, digits or underscores.
+func isGTIDTag(s string) bool {
+	if s == "" || len(s) > 32 {
+		return false
+	}
+	for i, c := range strings.ToLower(s) {
+		letter := c == '_' || (c >= 'a' && c <= 'z')
+		if !letter && (i == 0 || c < '0' || c > '9') {
+			return false
+		}
+	}
+	return true
 }
 
 // normalise sorts and merges overlapping or adjacent intervals.

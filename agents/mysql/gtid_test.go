@@ -24,6 +24,9 @@ func TestGTIDMissing(t *testing.T) {
 		{"mysql errant uuid", a + ":1-10," + b + ":1-2", a + ":1-10", b + ":1-2", false},
 		{"mysql merged intervals", a + ":1-3:4-6", a + ":1-6", "", false},
 		{"mysql newline separated", a + ":1-3,\n" + b + ":1", a + ":1-3," + b + ":1", "", false},
+		{"mysql tagged equal", a + ":1-3:Job:1-2", a + ":1-3:job:1-2", "", false},
+		{"mysql tagged lacking", a + ":1-3:job:1-2", a + ":1-3", a + ":job:1-2", false},
+		{"mysql tag is its own source", a + ":1-3", a + ":job:1-3", a + ":1-3", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			have, err := ParseGTIDSet(tc.have)
@@ -46,7 +49,7 @@ func TestGTIDMissing(t *testing.T) {
 }
 
 func TestParseGTIDSetRejects(t *testing.T) {
-	for _, bad := range []string{"0-1", "a-b-c", "0-1-2,0-1-3", "short:1-2", "3e11fa47-71ca-11e1-9e33-c80aa9429562:5-3", "3e11fa47-71ca-11e1-9e33-c80aa9429562:0"} {
+	for _, bad := range []string{"0-1", "a-b-c", "0-1-2,0-1-3", "short:1-2", "3e11fa47-71ca-11e1-9e33-c80aa9429562:5-3", "3e11fa47-71ca-11e1-9e33-c80aa9429562:0", "3e11fa47-71ca-11e1-9e33-c80aa9429562:job", "3e11fa47-71ca-11e1-9e33-c80aa9429562:1:job:x-y"} {
 		if _, err := ParseGTIDSet(bad); err == nil {
 			t.Errorf("ParseGTIDSet(%q) accepted", bad)
 		}

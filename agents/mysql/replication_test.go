@@ -176,6 +176,22 @@ func TestParseReplicaStatus(t *testing.T) {
 		r.Executed != (BinlogCoordinates{"binlog.000002", 400}) {
 		t.Errorf("MySQL 8 row: %+v", r)
 	}
+	// MySQL's multi-threaded applier between two checkpoints: the
+	// coordinates lag, the GTID sets say all received is applied.
+	const uuid = "3e11fa47-71ca-11e1-9e33-c80aa9429562"
+	mts := map[string]string{
+		"Source_Host": "db2", "Replica_IO_Running": "Yes", "Replica_SQL_Running": "Yes",
+		"Source_Log_File": "binlog.000001", "Relay_Source_Log_File": "binlog.000001",
+		"Read_Source_Log_Pos": "14468", "Exec_Source_Log_Pos": "158",
+		"Retrieved_Gtid_Set": uuid + ":1-52", "Executed_Gtid_Set": uuid + ":1-52,\n" + strings.Replace(uuid, "3e", "4f", 1) + ":1-3",
+	}
+	if r := ParseReplicaStatus(mts); !r.RelayApplied {
+		t.Errorf("MySQL row with all retrieved GTIDs executed: %+v", r)
+	}
+	mts["Executed_Gtid_Set"] = uuid + ":1-51"
+	if r := ParseReplicaStatus(mts); r.RelayApplied {
+		t.Errorf("MySQL row with a retrieved GTID not executed: %+v", r)
+	}
 	if r := ParseReplicaStatus(map[string]string{}); r.Configured() {
 		t.Errorf("empty row is configured: %+v", r)
 	}

@@ -183,6 +183,20 @@ func ParseReplicaStatus(row map[string]string) Replica {
 	readFile, execFile := get("Master_Log_File", "Source_Log_File"), get("Relay_Master_Log_File", "Relay_Source_Log_File")
 	readPos, execPos := num("Read_Master_Log_Pos", "Read_Source_Log_Pos"), num("Exec_Master_Log_Pos", "Exec_Source_Log_Pos")
 	r.RelayApplied = readFile == execFile && readPos == execPos && readPos >= 0
+	if !r.RelayApplied && r.SQLRunning {
+		// MySQL's multi-threaded applier (replica_parallel_workers=4 by
+		// default since 8.0.27) moves Exec_Source_Log_Pos only at its
+		// checkpoints, every replica_checkpoint_period (300 ms), so the
+		// coordinates lag what is committed. With GTIDs the row says
+		// exactly: everything received is applied when the retrieved set
+		// is within the executed one.
+		retrieved, err1 := ParseGTIDSet(get("Retrieved_Gtid_Set"))
+		executed, err2 := ParseGTIDSet(get("Executed_Gtid_Set"))
+		if err1 == nil && err2 == nil && len(retrieved.ranges) > 0 {
+			missing, _ := retrieved.Missing(executed)
+			r.RelayApplied = missing == ""
+		}
+	}
 	if execFile != "" && execPos >= 0 {
 		r.Executed = BinlogCoordinates{File: execFile, Pos: execPos}
 	}
@@ -275,6 +289,9 @@ func (s *server) replicateFrom(ctx context.Context, r Replication, at BinlogCoor
 				quote(r.Host), r.Port, quote(r.Creds.User), quote(r.Creds.Password), position),
 			"START SLAVE")
 	}
+	// MySQL 8.4 lowered the default SOURCE_RETRY_COUNT to 10: with one
+	// attempt a second, a replica whose source is down for ten seconds
+	// would stop its IO thread for good. A day of retries, as MariaDB.
 	position := "SOURCE_AUTO_POSITION = 1"
 	if !at.IsZero() {
 		position = fmt.Sprintf("SOURCE_AUTO_POSITION = 0, SOURCE_LOG_FILE = %s, SOURCE_LOG_POS = %d", quote(at.File), at.Pos)
@@ -282,7 +299,7 @@ func (s *server) replicateFrom(ctx context.Context, r Replication, at BinlogCoor
 	return s.exec(ctx,
 		"STOP REPLICA",
 		fmt.Sprintf("CHANGE REPLICATION SOURCE TO SOURCE_HOST = %s, SOURCE_PORT = %d, SOURCE_USER = %s, SOURCE_PASSWORD = %s, "+
-			"%s, SOURCE_CONNECT_RETRY = 1, GET_SOURCE_PUBLIC_KEY = 1",
+			"%s, SOURCE_CONNECT_RETRY = 1, SOURCE_RETRY_COUNT = 86400, GET_SOURCE_PUBLIC_KEY = 1",
 			quote(r.Host), r.Port, quote(r.Creds.User), quote(r.Creds.Password), position),
 		"START REPLICA")
 }

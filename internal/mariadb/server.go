@@ -5,6 +5,8 @@
 package mariadb
 
 import (
+	"errors"
+
 	"github.com/goha-ha/goha/internal/proc"
 	"github.com/goha-ha/goha/ocf"
 
@@ -79,9 +81,20 @@ func (s *Server) Launch(argv []string) (int, error) {
 		if err := s.EnsureDir(filepath.Dir(s.Log)); err != nil {
 			return 0, err
 		}
+		_, statErr := os.Stat(s.Log)
 		if f, err := os.OpenFile(s.Log, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640); err == nil {
 			defer f.Close()
 			cmd.Stdout, cmd.Stderr = f, f
+			// A log created here belongs to the server's user: MySQL opens
+			// --log-error only after it switched to that user, and refuses
+			// to start on a log it cannot write.
+			if errors.Is(statErr, os.ErrNotExist) {
+				if uid, gid, ok := LookupUser(s.User, s.Group); ok {
+					if err := os.Chown(s.Log, uid, gid); err != nil {
+						return 0, fmt.Errorf("give the error log %s to %s: %w", s.Log, s.User, err)
+					}
+				}
+			}
 		}
 	}
 	if err := cmd.Start(); err != nil {

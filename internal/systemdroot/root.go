@@ -58,6 +58,10 @@ var masked = []string{
 
 // RootOptions say what a root contains.
 type RootOptions struct {
+	// Suite is the Debian suite the root is built from, such as sid for
+	// a program the host's release does not ship; empty means the host's
+	// own release. It comes from the mirror the host names.
+	Suite string
 	// Packages are Debian packages installed besides systemd and dbus.
 	Packages []string
 	// Disable lists units that the packages enable but that must not
@@ -65,14 +69,14 @@ type RootOptions struct {
 	Disable []string
 }
 
-// key names a root by its release, content and recipe.
-func (o RootOptions) key(release string) string {
+// key names a root by its suite, content and recipe.
+func (o RootOptions) key(suite string) string {
 	pkgs := slices.Clone(o.Packages)
 	slices.Sort(pkgs)
 	dis := slices.Clone(o.Disable)
 	slices.Sort(dis)
-	sum := sha256.Sum256([]byte(recipe + "\n" + release + "\n" + strings.Join(pkgs, ",") + "\n" + strings.Join(dis, ",")))
-	return release + "-" + hex.EncodeToString(sum[:6])
+	sum := sha256.Sum256([]byte(recipe + "\n" + suite + "\n" + strings.Join(pkgs, ",") + "\n" + strings.Join(dis, ",")))
+	return suite + "-" + hex.EncodeToString(sum[:6])
 }
 
 // Prepare returns the directory of a root built for o: unpacked already,
@@ -97,7 +101,11 @@ func Prepare(o RootOptions) (string, error) {
 	}
 	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
 
-	name := "systemd-root-" + o.key(release)
+	suite := o.Suite
+	if suite == "" {
+		suite = release
+	}
+	name := "systemd-root-" + o.key(suite)
 	dir := filepath.Join(CacheDir, name)
 	tarball := dir + ".tar"
 	if _, err := os.Stat(filepath.Join(dir, markerFile)); err == nil {
@@ -118,7 +126,7 @@ func Prepare(o RootOptions) (string, error) {
 			return "", fmt.Errorf("unpack cached root: %w", err)
 		}
 	} else {
-		err := build(tmp, release, o)
+		err := build(tmp, suite, release, o)
 		if uerr := unmountUnder(tmp); err == nil {
 			err = uerr
 		}
@@ -144,15 +152,21 @@ func Prepare(o RootOptions) (string, error) {
 	return dir, nil
 }
 
-// build debootstraps release into dir and trims it for a container.
-func build(dir, release string, o RootOptions) error {
-	mirror, err := debianMirror("/etc/apt/sources.list.d/debian.sources", "/etc/apt/sources.list", release)
+// build debootstraps suite into dir and trims it for a container. The
+// mirror is the one the host's sources name for suite or, when they name
+// none (another release's suite), for the host's own release.
+func build(dir, suite, release string, o RootOptions) error {
+	const deb822, oneLine = "/etc/apt/sources.list.d/debian.sources", "/etc/apt/sources.list"
+	mirror, err := debianMirror(deb822, oneLine, suite)
+	if err != nil && suite != release {
+		mirror, err = debianMirror(deb822, oneLine, release)
+	}
 	if err != nil {
 		return err
 	}
 	include := append([]string{"systemd", "systemd-sysv", "dbus"}, o.Packages...)
-	if err := run("debootstrap", "--variant=minbase", "--include="+strings.Join(include, ","), release, dir, mirror); err != nil {
-		return fmt.Errorf("debootstrap %s from %s: %w", release, mirror, err)
+	if err := run("debootstrap", "--variant=minbase", "--include="+strings.Join(include, ","), suite, dir, mirror); err != nil {
+		return fmt.Errorf("debootstrap %s from %s: %w", suite, mirror, err)
 	}
 	units := filepath.Join(dir, "etc/systemd/system")
 	for _, u := range masked {
