@@ -110,7 +110,7 @@ func New(dir string) (*Pair, error) {
 			if err := os.MkdirAll(sub, 0o755); err != nil {
 				return nil, err
 			}
-			if err := chown(sub); err != nil {
+			if err := Chown(sub); err != nil {
 				return nil, err
 			}
 		}
@@ -157,7 +157,7 @@ func initTemplate(cnf, datadir string) error {
 	if err := os.Mkdir(datadir, 0o750); err != nil {
 		return err
 	}
-	if err := chown(datadir); err != nil {
+	if err := Chown(datadir); err != nil {
 		return err
 	}
 	install := exec.Command(InstallDB, "--defaults-file="+cnf, "--datadir="+datadir,
@@ -245,7 +245,8 @@ func reachable(dir string) error {
 	return os.Chmod(dir, 0o755)
 }
 
-func chown(path string) error {
+// Chown gives path to the server user.
+func Chown(path string) error {
 	u, err := user.Lookup(ServerUser)
 	if err != nil {
 		return err

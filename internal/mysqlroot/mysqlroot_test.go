@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/goha-ha/goha/internal/mysqlpair"
 	"github.com/goha-ha/goha/internal/proc"
 )
 
@@ -52,7 +53,7 @@ func TestServer(t *testing.T) {
 	if err := os.WriteFile(n.Log, nil, 0o640); err != nil {
 		t.Fatal(err)
 	}
-	if err := chown(n.Log); err != nil {
+	if err := mysqlpair.Chown(n.Log); err != nil {
 		t.Fatal(err)
 	}
 	pid, err := s.Launch(s.Args())

@@ -72,7 +72,7 @@ func (p *Pair) prepare(dir string, gtid bool) error {
 			if err := os.MkdirAll(sub, 0o755); err != nil {
 				return err
 			}
-			if err := chown(sub); err != nil {
+			if err := mysqlpair.Chown(sub); err != nil {
 				return err
 			}
 		}
