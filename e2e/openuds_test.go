@@ -383,10 +383,14 @@ func TestOpenUDSFront(t *testing.T) {
 		"op", "monitor", "interval=10s", "clone")
 	pcs("resource", "create", openudsLB, "ocf:goha:haproxy", "config="+openudsCfg, "op", "monitor", "interval=5s", "clone")
 	pcs("constraint", "location", openudsLBClone, "avoids", openudsQuorum)
+	// The VIP starts only once its constraints exist, so that it starts on
+	// its preferred node rather than wherever it was first placed, where
+	// its stickiness would keep it.
 	pcs("resource", "create", openudsVIP, "ocf:goha:vip", "ip="+vip.String(), "cidr_netmask=24", "nic=eth0",
-		"op", "monitor", "interval=2s", "meta", "resource-stickiness=100")
+		"op", "monitor", "interval=2s", "meta", "resource-stickiness=100", "--disabled")
 	pcs("constraint", "colocation", "add", openudsVIP, "with", openudsLBClone, "INFINITY")
 	pcs("constraint", "location", openudsVIP, "prefers", openudsPreferred+"=50")
+	pcs("resource", "enable", openudsVIP)
 	if err := labmariadb.WaitAllPromoted(ctx, l, l.Nodes()); err != nil {
 		t.Fatal(err)
 	}

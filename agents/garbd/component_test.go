@@ -75,7 +75,7 @@ func startGaleraNode(t *testing.T, dir, cluster string) *galeraNode {
 	t.Helper()
 	n := &galeraNode{dir: dir, socket: filepath.Join(dir, "mysqld.sock"), gcommPort: freePort(t), cluster: cluster}
 	data := filepath.Join(dir, "data")
-	install := exec.Command("/usr/bin/mariadb-install-db", "--no-defaults", "--datadir="+data, "--user=root",
+	install := exec.Command("/usr/bin/mariadb-install-db", "--no-defaults", "--datadir="+data, "--tmpdir="+dir, "--user=root",
 		"--auth-root-authentication-method=socket", "--skip-test-db")
 	if out, err := install.CombinedOutput(); err != nil {
 		t.Fatalf("mariadb-install-db: %v\n%s", err, out)
@@ -85,7 +85,7 @@ func startGaleraNode(t *testing.T, dir, cluster string) *galeraNode {
 		t.Fatal(err)
 	}
 	defer logFile.Close()
-	n.cmd = exec.Command("/usr/sbin/mariadbd", "--no-defaults", "--datadir="+data, "--socket="+n.socket,
+	n.cmd = exec.Command("/usr/sbin/mariadbd", "--no-defaults", "--datadir="+data, "--tmpdir="+dir, "--socket="+n.socket,
 		"--port="+strconv.Itoa(freePort(t)), "--bind-address=127.0.0.1", "--user=root",
 		"--pid-file="+filepath.Join(dir, "mariadbd.pid"), "--log-error="+filepath.Join(dir, "mariadbd.err"),
 		"--wsrep-on=ON", "--wsrep-provider="+galeraProvider, "--wsrep-cluster-address=gcomm://",

@@ -344,6 +344,16 @@ func writeConfig(path string, galeraPort, istPort int) error {
 	if err != nil {
 		return fmt.Errorf("hostname: %w", err)
 	}
+	// The server's temporary files go to a directory of its own: a
+	// MariaDB server deletes every #sql file in its tmpdir when it
+	// starts, also another server's.
+	tmp := filepath.Join(filepath.Dir(path), "tmp")
+	if err := os.MkdirAll(tmp, 0o750); err != nil {
+		return fmt.Errorf("create %s: %w", tmp, err)
+	}
+	if err := ChownToServerUser(tmp); err != nil {
+		return err
+	}
 	cnf := fmt.Sprintf(`[mysqld]
 wsrep_on=ON
 wsrep_provider=%s
@@ -358,7 +368,8 @@ skip-networking
 innodb_buffer_pool_size=32M
 innodb_log_file_size=16M
 performance_schema=OFF
-`, Provider, host, galeraPort, istPort)
+tmpdir=%s
+`, Provider, host, galeraPort, istPort, tmp)
 	if err := os.WriteFile(path, []byte(cnf), 0o644); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}

@@ -10,6 +10,7 @@ package labmariadb
 import (
 	"fmt"
 	"net/netip"
+	"path/filepath"
 	"strings"
 )
 
@@ -111,6 +112,9 @@ func serverLines(node string) []string {
 		"datadir = " + DataDir,
 		"socket = " + Socket,
 		"pid-file = /run/mysqld/mysqld.pid",
+		// The nodes share the host's /tmp, and a starting server deletes
+		// every #sql file in its tmpdir, also another node's.
+		"tmpdir = " + filepath.Dir(Socket),
 		"log_error = " + ErrorLog,
 		fmt.Sprintf("port = %d", Port),
 		"bind-address = 0.0.0.0",

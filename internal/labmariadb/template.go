@@ -129,15 +129,18 @@ func BuildTemplate(ctx context.Context) (*Template, error) {
 	if t.ReplPassword, err = randomPassword(); err != nil {
 		return fail(err)
 	}
+	// Temporary files go to the template's own directory: a MariaDB
+	// server deletes every #sql file in its tmpdir when it starts, also
+	// another server's.
 	install := exec.CommandContext(ctx, "mariadb-install-db", "--no-defaults", "--user=mysql",
 		"--datadir="+t.Dir, "--auth-root-authentication-method=socket", "--skip-test-db",
-		"--innodb-log-file-size=16M")
+		"--innodb-log-file-size=16M", "--tmpdir="+root)
 	if out, err := install.CombinedOutput(); err != nil {
 		return fail(fmt.Errorf("mariadb-install-db: %w\n%s", err, out))
 	}
 	sock := filepath.Join(root, "init.sock")
 	logPath := filepath.Join(root, "init.log")
-	srv := exec.Command("mariadbd", "--no-defaults", "--user=mysql", "--datadir="+t.Dir,
+	srv := exec.Command("mariadbd", "--no-defaults", "--user=mysql", "--datadir="+t.Dir, "--tmpdir="+root,
 		"--socket="+sock, "--pid-file="+filepath.Join(root, "init.pid"), "--skip-networking",
 		"--log-error="+logPath, "--innodb-buffer-pool-size=32M", "--innodb-log-file-size=16M",
 		"--performance-schema=OFF")

@@ -131,7 +131,9 @@ func New(dir string) (*Pair, error) {
 }
 
 // config is a node's my.cnf: GTID replication in both directions, crash-safe
-// settings, and the loopback address of its own.
+// settings, and the loopback address of its own. Its temporary files go to
+// its own directory: a MariaDB server deletes every #sql file in its tmpdir
+// when it starts, also another server's.
 func (p *Pair) config(n *Node) string {
 	return fmt.Sprintf(`[mysqld]
 server_id = %d
@@ -148,7 +150,8 @@ skip_name_resolve = ON
 innodb_buffer_pool_size = 32M
 innodb_log_file_size = 16M
 performance_schema = OFF
-`, n.ServerID, n.Addr, p.Port)
+tmpdir = %s
+`, n.ServerID, n.Addr, p.Port, filepath.Dir(n.Config))
 }
 
 // initTemplate installs a data directory and creates the accounts with
