@@ -235,6 +235,33 @@ func (f *fixture) serverPid(i int) int {
 	return 0
 }
 
+// failOver kills the writer on node dead with SIGKILL, checks that its
+// monitor reports it stopped and its score is gone, promotes node to, and
+// checks that the new writer holds want rows. The dead node's resource is
+// stopped after, as Pacemaker does before it restarts it.
+func (f *fixture) failOver(dead, to, want int) {
+	f.t.Helper()
+	pid := f.serverPid(dead)
+	if pid == 0 {
+		f.t.Fatalf("no server on %s", f.pair.Nodes[dead].Name)
+	}
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		f.t.Fatal(err)
+	}
+	for proc.Alive(pid) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	f.must(dead, "monitor", 7)
+	if got := f.score(dead); got != "" {
+		f.t.Errorf("score of a dead writer = %q, want none", got)
+	}
+	f.must(to, "promote", 0)
+	if got := f.rows(to); got != want {
+		f.t.Fatalf("the new writer holds %d rows, want all %d acknowledged", got, want)
+	}
+	f.must(dead, "stop", 0)
+}
+
 // TestComponentFailoverAndSwitch walks the File Fabric life cycle with
 // semi-synchronous replication: two servers start read-only, one is
 // promoted and takes writes while the other replicates; a planned switch
@@ -328,28 +355,10 @@ func TestComponentFailoverAndSwitch(t *testing.T) {
 	f.waitRows(n1, 100)
 
 	// The writer dies; every acknowledged row is on the replica it fails over to.
-	pid := f.serverPid(n2)
-	if pid == 0 {
-		t.Fatal("no server on n2")
-	}
 	if err := f.insert(n2, 101, 25); err != nil {
 		t.Fatal(err)
 	}
-	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	for proc.Alive(pid) {
-		time.Sleep(20 * time.Millisecond)
-	}
-	f.must(n2, "monitor", 7)
-	if got := f.score(n2); got != "" {
-		t.Errorf("score of a dead writer = %q, want none", got)
-	}
-	f.must(n1, "promote", 0)
-	if got := f.rows(n1); got != 125 {
-		t.Fatalf("the new writer holds %d rows, want all 125 acknowledged", got)
-	}
-	f.must(n2, "stop", 0)
+	f.failOver(n2, n1, 125)
 
 	// The old writer returns as a replica and stays one: no failback.
 	f.must(n2, "start", 0)
@@ -551,16 +560,7 @@ func TestComponentFilePositioning(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.waitRows(n1, 100)
-	pid := f.serverPid(n2)
-	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	for proc.Alive(pid) {
-		time.Sleep(20 * time.Millisecond)
-	}
-	f.must(n2, "monitor", 7)
-	f.must(n1, "promote", 0)
-	f.must(n2, "stop", 0)
+	f.failOver(n2, n1, 100)
 	f.must(n2, "start", 0)
 	f.notify("start", map[string]string{"start_uname": "n2", "promoted_uname": "n1", "active_uname": "n1"})
 	if err := f.insert(n1, 101, 10); err != nil {

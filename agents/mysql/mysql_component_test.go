@@ -19,13 +19,11 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/goha-ha/goha/internal/mysqlpair"
 	"github.com/goha-ha/goha/internal/mysqlroot"
-	"github.com/goha-ha/goha/internal/proc"
 )
 
 // newMySQLFixture is a fixture on two MySQL servers in a root of their
@@ -256,25 +254,7 @@ func (f *fixture) walk(gtid bool) {
 		t.Fatal(err)
 	}
 	f.waitRows(n1, 100)
-	pid := f.serverPid(n2)
-	if pid == 0 {
-		t.Fatal("no server on n2")
-	}
-	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	for proc.Alive(pid) {
-		time.Sleep(20 * time.Millisecond)
-	}
-	f.must(n2, "monitor", 7)
-	if got := f.score(n2); got != "" {
-		t.Errorf("score of a dead writer = %q, want none", got)
-	}
-	f.must(n1, "promote", 0)
-	if got := f.rows(n1); got != 100 {
-		t.Fatalf("the new writer holds %d rows, want 100", got)
-	}
-	f.must(n2, "stop", 0)
+	f.failOver(n2, n1, 100)
 
 	// The old writer returns as a replica and stays one. The killed
 	// server left its socket lock behind, which start removes.
